@@ -1,0 +1,36 @@
+"""The Starlette application: routes from each domain, one Runtime in app.state."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from conduit import health
+from conduit.runtime import Runtime
+from conduit.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Starlette:
+    """Build the app. Pass a `runtime` to share one (tests, the demo); otherwise the app owns its own."""
+    settings = settings or (runtime.settings if runtime else get_settings())
+    from conduit.graphql_app import graphql_routes
+    from conduit.ingest.routes import routes as ingest_routes
+
+    owned = runtime is None
+    rt = runtime or Runtime.create(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if owned:
+                await rt.close()
+
+    routes: list[BaseRoute] = [*health.routes, *ingest_routes, *graphql_routes(rt)]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.runtime = rt
+    return app

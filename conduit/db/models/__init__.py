@@ -1,0 +1,20 @@
+"""Every model, imported here so metadata is complete for migrations and queries."""
+
+from conduit.db.models.issues import Event, Issue, IssueStatus
+from conduit.db.models.orgs import ApiToken, Member, MemberRole, Organization
+from conduit.db.models.outbox import OutboxRow, OutboxState
+from conduit.db.models.projects import Project, ProjectKey
+
+__all__ = [
+    "ApiToken",
+    "Event",
+    "Issue",
+    "IssueStatus",
+    "Member",
+    "MemberRole",
+    "Organization",
+    "OutboxRow",
+    "OutboxState",
+    "Project",
+    "ProjectKey",
+]

@@ -1,0 +1,5 @@
+"""Sentry-compatible ingest endpoints."""
+
+from starlette.routing import BaseRoute
+
+routes: list[BaseRoute] = []

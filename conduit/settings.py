@@ -1,0 +1,95 @@
+"""Configuration, read from the environment with the ``CONDUIT_`` prefix."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger("conduit.settings")
+
+DEFAULT_DATA_DIR = Path(".conduit")
+# Values that look like configuration but protect nothing; refused in production.
+PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "development", "test"})
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigurationError(RuntimeError):
+    """The configuration cannot be used as given."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CONDUIT_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str = ""
+    redis_url: str | None = None
+    secret_key: str | None = None
+    public_url: str = "http://127.0.0.1:8000"
+
+    # GraphQL guards: generous for people, tight enough to stop abuse.
+    graphql_max_depth: int = 12
+    graphql_max_tokens: int = 4000
+    graphql_max_aliases: int = 30
+    graphql_max_entities: int = 100
+
+    # Ingest guards, the same order of magnitude as Sentry's relay.
+    ingest_max_compressed_bytes: int = 1 * 1024 * 1024
+    ingest_max_decompressed_bytes: int = 10 * 1024 * 1024
+
+    @model_validator(mode="after")
+    def _defaults(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{(self.data_dir / 'conduit.db').as_posix()}"
+        if self.redis_url == "":
+            self.redis_url = None
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def resolved_secret_key(self) -> str:
+        """The key that encrypts secrets at rest.
+
+        Production refuses to start without a real one. Elsewhere a key is generated once and kept
+        beside the SQLite file, so that a restart can still read what was encrypted before.
+        """
+        key = self.secret_key
+        if (
+            key is not None
+            and key.strip().lower() not in PLACEHOLDER_SECRETS
+            and len(key) >= MIN_SECRET_LENGTH
+        ):
+            return key
+        if self.is_production:
+            raise ConfigurationError(
+                "CONDUIT_SECRET_KEY must be set to a random value of at least "
+                f"{MIN_SECRET_LENGTH} characters when CONDUIT_ENV=production"
+            )
+        if key:
+            log.warning("CONDUIT_SECRET_KEY is a placeholder or too short; using a generated key instead")
+        path = self.data_dir / "secret.key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        generated = secrets.token_urlsafe(48)
+        path.write_text(generated)
+        path.chmod(0o600)
+        log.warning("generated a secret key at %s; set CONDUIT_SECRET_KEY to manage it yourself", path)
+        return generated
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
