@@ -1,0 +1,139 @@
+"""The `conduit` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from conduit.settings import ConfigurationError, Settings, get_settings
+
+log = logging.getLogger("conduit.cli")
+
+
+def _migrate(settings: Settings) -> None:
+    from conduit.db.migrate import upgrade
+
+    upgrade(settings.database_url)
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    _migrate(settings)
+    print("database is at the latest revision")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from conduit.app import create_app
+
+    if settings.is_sqlite:
+        # Embedded mode is one command: the schema is brought up to date before serving.
+        _migrate(settings)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info", proxy_headers=True)
+    return 0
+
+
+def cmd_export_schema(args: argparse.Namespace, settings: Settings) -> int:
+    from conduit.schema.sdl import export_sdl
+
+    sdl = export_sdl()
+    if args.output == "-":
+        sys.stdout.write(sdl)
+    else:
+        with open(args.output, "w", encoding="utf-8") as fh:
+            fh.write(sdl)
+        print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
+    from conduit.bootstrap import bootstrap
+    from conduit.runtime import Runtime
+
+    _migrate(settings)
+
+    async def run() -> dict[str, object]:
+        rt = Runtime.create(settings)
+        try:
+            async with rt.sessions() as session:
+                r = await bootstrap(session, args.org, args.project, settings.public_url)
+        finally:
+            await rt.close()
+        return {
+            "organization_id": r.organization_id,
+            "project_id": r.project_id,
+            "token": r.token,
+            "dsn": r.dsn,
+        }
+
+    result = asyncio.run(run())
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for k, v in result.items():
+            print(f"{k}: {v}")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from conduit.jobs.worker import run_worker
+
+    return run_worker(settings, burst=args.burst)
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from conduit.demo import run_demo
+
+    return run_demo(settings, host=args.host, port=args.port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="conduit", description="Conduit integration hub")
+    sub = parser.add_subparsers(dest="command", required=True)
+    commands: dict[str, Callable[[argparse.Namespace, Settings], int]] = {}
+
+    def add(
+        name: str, fn: Callable[[argparse.Namespace, Settings], int], help: str
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help)
+        p.set_defaults(func=fn)
+        commands[name] = fn
+        return p
+
+    for name, fn, help in (
+        ("serve", cmd_serve, "serve the API"),
+        ("demo", cmd_demo, "migrate, bootstrap, serve and send sample errors"),
+    ):
+        p = add(name, fn, help)
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=8000)
+    add("migrate", cmd_migrate, "upgrade the database to the latest revision")
+    p = add("export-schema", cmd_export_schema, "write the GraphQL SDL")
+    p.add_argument("--output", "-o", default="schema.graphql", help="file to write, or - for stdout")
+    p = add("bootstrap", cmd_bootstrap, "create an organization, a project and an admin token")
+    p.add_argument("--org", required=True)
+    p.add_argument("--project", required=True)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p = add("worker", cmd_worker, "run a job worker (needs CONDUIT_REDIS_URL)")
+    p.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        settings = get_settings()
+        return int(args.func(args, settings))
+    except ConfigurationError as exc:
+        print(f"conduit: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
