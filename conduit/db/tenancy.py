@@ -20,7 +20,7 @@ class TenantScope:
         self.session = session
         self.organization_id = organization_id
 
-    def select(self, model: type[M]) -> Select[tuple[M]]:
+    def select(self, model: type[M]) -> Select[M]:
         return select(model).where(model.organization_id == self.organization_id)
 
     async def get(self, model: type[M], id_: int) -> M | None:

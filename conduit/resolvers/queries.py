@@ -1,0 +1,95 @@
+"""Root queries: the viewer, its organization, and direct lookups by global id."""
+
+from __future__ import annotations
+
+import strawberry
+
+from conduit.schema import ids
+from conduit.schema.context import Info
+from conduit.schema.errors import BadInput
+from conduit.schema.permissions import require
+from conduit.schema.types.event import Event
+from conduit.schema.types.issue import Issue
+from conduit.schema.types.member import Member
+from conduit.schema.types.node import Node
+from conduit.schema.types.organization import Organization
+from conduit.schema.types.project import Project
+
+
+@strawberry.type(description="Who is asking: the token's organization and scopes.")
+class Viewer:
+    scopes: list[str]
+    organization_pk: strawberry.Private[int]
+
+    @strawberry.field
+    async def organization(self, info: Info) -> Organization:
+        row = await info.context.loaders.organization.load(self.organization_pk)
+        assert row is not None  # a live token's organization exists
+        return Organization.from_model(row)
+
+
+def _pk(global_id: str, type_name: str) -> int:
+    try:
+        return ids.decode_as(global_id, type_name)
+    except ids.InvalidId as exc:
+        raise BadInput(str(exc)) from exc
+
+
+async def load_node(info: Info, global_id: str) -> Node | None:
+    try:
+        kind, pk = ids.decode(global_id)
+    except ids.InvalidId as exc:
+        raise BadInput(str(exc)) from exc
+    loaders = info.context.loaders
+    if kind == "Organization":
+        require(info, "org:read")
+        o = await loaders.organization.load(pk)
+        return Organization.from_model(o) if o else None
+    if kind == "Project":
+        require(info, "project:read")
+        p = await loaders.project.load(pk)
+        return Project.from_model(p) if p else None
+    if kind == "Issue":
+        require(info, "issue:read")
+        i = await loaders.issue.load(pk)
+        return Issue.from_model(i) if i else None
+    if kind == "Event":
+        require(info, "event:read")
+        e = await loaders.event.load(pk)
+        return Event.from_model(e) if e else None
+    if kind == "Member":
+        require(info, "member:read")
+        m = await loaders.member.load(pk)
+        return Member.from_model(m) if m else None
+    return None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def viewer(self, info: Info) -> Viewer:
+        v = info.context.viewer
+        return Viewer(scopes=list(v.scopes), organization_pk=v.organization_id)
+
+    @strawberry.field(description="The organization the token belongs to.")
+    async def organization(self, info: Info) -> Organization:
+        require(info, "org:read")
+        row = await info.context.loaders.organization.load(info.context.viewer.organization_id)
+        assert row is not None
+        return Organization.from_model(row)
+
+    @strawberry.field
+    async def project(self, info: Info, id: strawberry.ID) -> Project | None:
+        require(info, "project:read")
+        row = await info.context.loaders.project.load(_pk(id, "Project"))
+        return Project.from_model(row) if row else None
+
+    @strawberry.field
+    async def issue(self, info: Info, id: strawberry.ID) -> Issue | None:
+        require(info, "issue:read")
+        row = await info.context.loaders.issue.load(_pk(id, "Issue"))
+        return Issue.from_model(row) if row else None
+
+    @strawberry.field(description="Any object by its global id; null when it does not exist or is not yours.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        return await load_node(info, id)

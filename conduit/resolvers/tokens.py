@@ -1,0 +1,86 @@
+"""API token mutations. A token can mint only tokens with scopes it holds itself."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from conduit.auth import tokens
+from conduit.bootstrap import mint_token
+from conduit.db import models
+from conduit.db.base import utcnow
+from conduit.db.tenancy import TenantScope
+from conduit.schema import ids
+from conduit.schema.context import Info
+from conduit.schema.errors import ForbiddenError, NotFoundError, ValidationError
+from conduit.schema.permissions import forbidden
+from conduit.schema.types.token import ApiToken
+
+
+@strawberry.input
+class CreateApiTokenInput:
+    name: str
+    scopes: list[str]
+
+
+@strawberry.type
+class CreateApiTokenPayload:
+    token: ApiToken
+    value: str = strawberry.field(description="The token itself. Shown once: store it now.")
+
+
+@strawberry.type
+class RevokeApiTokenPayload:
+    token: ApiToken
+
+
+CreateApiTokenResult = Annotated[
+    CreateApiTokenPayload | ValidationError | ForbiddenError, strawberry.union("CreateApiTokenResult")
+]
+RevokeApiTokenResult = Annotated[
+    RevokeApiTokenPayload | NotFoundError | ForbiddenError, strawberry.union("RevokeApiTokenResult")
+]
+
+
+@strawberry.type
+class TokenMutation:
+    @strawberry.mutation
+    async def create_api_token(self, info: Info, input: CreateApiTokenInput) -> CreateApiTokenResult:
+        if err := forbidden(info, "token:write"):
+            return err
+        name = input.name.strip()
+        if not 1 <= len(name) <= 200:
+            return ValidationError(message="name must be 1 to 200 characters", field="name")
+        try:
+            scopes = tokens.validate_scopes(input.scopes)
+        except tokens.InvalidScope as exc:
+            return ValidationError(message=str(exc), field="scopes")
+        viewer = info.context.viewer
+        beyond = [s for s in scopes if not viewer.can(s)]
+        if beyond:
+            return ForbiddenError(
+                message=f"cannot grant scopes this token lacks: {', '.join(beyond)}", required_scope=beyond[0]
+            )
+        async with info.context.runtime.sessions() as session:
+            row, value = mint_token(session, viewer.organization_id, name, scopes)
+            row.created_by_id = viewer.token_id
+            await session.commit()
+        return CreateApiTokenPayload(token=ApiToken.from_model(row), value=value)
+
+    @strawberry.mutation(description="Revoke a token at once. Revoking a revoked token changes nothing.")
+    async def revoke_api_token(self, info: Info, id: strawberry.ID) -> RevokeApiTokenResult:
+        if err := forbidden(info, "token:write"):
+            return err
+        try:
+            pk = ids.decode_as(id, "ApiToken")
+        except ids.InvalidId:
+            return NotFoundError(message="token not found")
+        async with info.context.runtime.sessions() as session:
+            row = await TenantScope(session, info.context.viewer.organization_id).get(models.ApiToken, pk)
+            if row is None:
+                return NotFoundError(message="token not found")
+            if row.revoked_at is None:
+                row.revoked_at = utcnow()
+                await session.commit()
+        return RevokeApiTokenPayload(token=ApiToken.from_model(row))

@@ -1,0 +1,147 @@
+"""Per-request DataLoaders. Every batch is one tenant-scoped query, whatever the page size."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+from strawberry.dataloader import DataLoader
+
+from conduit.db.base import TenantMixin
+from conduit.db.models import Event, Issue, IssueStatus, Member, Organization, Project
+from conduit.db.tenancy import TenantScope
+from conduit.schema.pagination import Page, SortKey
+
+M = TypeVar("M", bound=TenantMixin)
+
+
+@dataclass(frozen=True, slots=True)
+class IssueFilter:
+    status: IssueStatus | None
+    query: str | None
+    sort: str  # one of ISSUE_SORTS
+    first: int
+    after: str | None
+
+
+ISSUE_SORTS: dict[str, SortKey] = {
+    "last_seen": SortKey(Issue.last_seen, Issue.id, descending=True, is_datetime=True),
+    "first_seen": SortKey(Issue.first_seen, Issue.id, descending=True, is_datetime=True),
+    "count": SortKey(Issue.times_seen, Issue.id, descending=True),
+}
+EVENT_SORT = SortKey(Event.id, Event.id, descending=True)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class Loaders:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], organization_id: int) -> None:
+        self._sessions = sessions
+        self.organization_id = organization_id
+        self.organization = DataLoader(self._load_organizations)
+        self.project = self._by_id(Project)
+        self.issue = self._by_id(Issue)
+        self.event = self._by_id(Event)
+        self.member = self._by_id(Member)
+        self.latest_event = DataLoader(self._load_latest_events)
+        self.issue_page: DataLoader[tuple[int, IssueFilter], Page[Issue]] = DataLoader(self._load_issue_pages)
+        self.event_page: DataLoader[tuple[int, int, str | None], Page[Event]] = DataLoader(
+            self._load_event_pages
+        )
+
+    def _by_id(self, model: type[M]) -> DataLoader[int, M | None]:
+        async def load(ids: list[int]) -> list[M | None]:
+            async with self._sessions() as session:
+                found = await TenantScope(session, self.organization_id).get_many(model, ids)
+            return [found.get(i) for i in ids]
+
+        return DataLoader(load)
+
+    async def _load_organizations(self, ids: list[int]) -> list[Organization | None]:
+        # A token sees its own organization and nothing else.
+        if self.organization_id not in ids:
+            return [None] * len(ids)
+        async with self._sessions() as session:
+            org = await session.get(Organization, self.organization_id)
+        return [org if i == self.organization_id else None for i in ids]
+
+    async def _load_latest_events(self, issue_ids: list[int]) -> list[Event | None]:
+        async with self._sessions() as session:
+            scope = TenantScope(session, self.organization_id)
+            newest = (
+                select(func.max(Event.id))
+                .where(Event.organization_id == self.organization_id, Event.issue_id.in_(issue_ids))
+                .group_by(Event.issue_id)
+            )
+            rows = await scope.scalars(scope.select(Event).where(Event.id.in_(newest)))
+        by_issue = {e.issue_id: e for e in rows}
+        return [by_issue.get(i) for i in issue_ids]
+
+    async def _load_issue_pages(self, keys: list[tuple[int, IssueFilter]]) -> list[Page[Issue]]:
+        groups: dict[IssueFilter, list[int]] = defaultdict(list)
+        for project_id, flt in keys:
+            groups[flt].append(project_id)
+        results: dict[tuple[int, IssueFilter], Page[Issue]] = {}
+        async with self._sessions() as session:
+            scope = TenantScope(session, self.organization_id)
+            for flt, project_ids in groups.items():
+                sort = ISSUE_SORTS[flt.sort]
+                conditions: list[Any] = [Issue.project_id.in_(project_ids)]
+                if flt.status is not None:
+                    conditions.append(Issue.status == flt.status)
+                if flt.query:
+                    conditions.append(Issue.title.ilike(f"%{_escape_like(flt.query)}%", escape="\\"))
+                if flt.after:
+                    conditions.append(sort.after(flt.after))
+                pages = await self._windowed(
+                    session, scope, Issue, Issue.project_id, conditions, sort, flt.first
+                )
+                for pid in project_ids:
+                    results[(pid, flt)] = pages.get(pid, Page([], False))
+        return [results[k] for k in keys]
+
+    async def _load_event_pages(self, keys: list[tuple[int, int, str | None]]) -> list[Page[Event]]:
+        groups: dict[tuple[int, str | None], list[int]] = defaultdict(list)
+        for issue_id, first, after in keys:
+            groups[(first, after)].append(issue_id)
+        results: dict[tuple[int, int, str | None], Page[Event]] = {}
+        async with self._sessions() as session:
+            scope = TenantScope(session, self.organization_id)
+            for (first, after), issue_ids in groups.items():
+                conditions: list[Any] = [Event.issue_id.in_(issue_ids)]
+                if after:
+                    conditions.append(EVENT_SORT.after(after))
+                pages = await self._windowed(
+                    session, scope, Event, Event.issue_id, conditions, EVENT_SORT, first
+                )
+                for iid in issue_ids:
+                    results[(iid, first, after)] = pages.get(iid, Page([], False))
+        return [results[k] for k in keys]
+
+    @staticmethod
+    async def _windowed(
+        session: AsyncSession,
+        scope: TenantScope,
+        model: type[M],
+        parent: Any,
+        conditions: Sequence[Any],
+        sort: SortKey,
+        first: int,
+    ) -> dict[Hashable, Page[M]]:
+        """The first `first` rows of each parent in one query, with ROW_NUMBER() over the parent."""
+        rank = func.row_number().over(partition_by=parent, order_by=sort.order_by()).label("rank")
+        inner = scope.select(model).add_columns(rank).where(*conditions).subquery()
+        row = aliased(model, inner)
+        stmt = select(row).where(inner.c.rank <= first + 1).order_by(inner.c[parent.key], inner.c.rank)
+        rows = (await session.execute(stmt)).scalars().all()
+        grouped: dict[Hashable, list[M]] = defaultdict(list)
+        for r in rows:
+            grouped[getattr(r, parent.key)].append(r)
+        return {k: Page(v[:first], len(v) > first) for k, v in grouped.items()}
