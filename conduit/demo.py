@@ -1,0 +1,121 @@
+"""`conduit demo`: one command from nothing to a running hub with issues to look at."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import time
+import uuid
+
+import httpx
+import uvicorn
+
+from conduit.app import create_app
+from conduit.bootstrap import BootstrapResult, bootstrap
+from conduit.db.migrate import upgrade
+from conduit.runtime import Runtime
+from conduit.settings import Settings
+
+SAMPLES = [
+    ("ZeroDivisionError", "division by zero", "billing.invoice", "total_per_item"),
+    ("KeyError", "'customer_id'", "accounts.views", "profile"),
+    ("TimeoutError", "upstream payments API did not answer in 10s", "payments.client", "charge"),
+]
+
+
+def sample_envelope(dsn_key: str, exc_type: str, value: str, module: str, function: str) -> bytes:
+    event_id = uuid.uuid4().hex
+    event = {
+        "event_id": event_id,
+        "timestamp": time.time(),
+        "platform": "python",
+        "level": "error",
+        "environment": "demo",
+        "release": "demo@1.0.0",
+        "exception": {
+            "values": [
+                {
+                    "type": exc_type,
+                    "value": value,
+                    "module": None,
+                    "stacktrace": {
+                        "frames": [
+                            {"filename": "app.py", "module": "app", "function": "handle", "lineno": 12, "in_app": True},
+                            {
+                                "filename": module.replace(".", "/") + ".py",
+                                "module": module,
+                                "function": function,
+                                "lineno": 42,
+                                "in_app": True,
+                            },
+                        ]
+                    },
+                }
+            ]
+        },
+        "tags": {"demo": "yes"},
+    }
+    header = {"event_id": event_id, "sent_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    body = json.dumps(event).encode()
+    lines = [json.dumps(header).encode(), json.dumps({"type": "event", "length": len(body)}).encode(), body]
+    return gzip.compress(b"\n".join(lines))
+
+
+async def send_samples(base_url: str, result: BootstrapResult) -> int:
+    key = result.dsn.split("://", 1)[1].split("@", 1)[0]
+    sent = 0
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+        for exc_type, value, module, function in SAMPLES:
+            for _ in range(2):  # twice each, to show grouping
+                r = await client.post(
+                    f"/api/{result.project_id}/envelope/",
+                    content=sample_envelope(key, exc_type, value, module, function),
+                    headers={
+                        "Content-Encoding": "gzip",
+                        "Content-Type": "application/x-sentry-envelope",
+                        "X-Sentry-Auth": f"Sentry sentry_version=7, sentry_client=conduit-demo/1.0, sentry_key={key}",
+                    },
+                )
+                sent += r.status_code == 200
+    return sent
+
+
+async def _serve(settings: Settings, host: str, port: int) -> None:
+    runtime = Runtime.create(settings)
+    async with runtime.sessions() as session:
+        result = await bootstrap(session, "Demo", "demo-app", settings.public_url)
+    server = uvicorn.Server(uvicorn.Config(create_app(runtime=runtime), host=host, port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            await task  # re-raise why it could not start (e.g. the port is taken)
+            return
+        await asyncio.sleep(0.05)
+    base = f"http://{host}:{port}"
+    sent = await send_samples(base, result)
+    print(
+        "\nConduit is running (embedded: SQLite + in-process jobs).\n"
+        f"  GraphiQL:  {base}/graphql  (add the header  Authorization: Bearer {result.token})\n"
+        f"  Token:     {result.token}\n"
+        f"  DSN:       {result.dsn}\n"
+        f"  Sent {sent} sample errors; try:  {{ organization {{ projects {{ nodes {{ name "
+        "issues { nodes { title count status } } } } } }\n"
+        "Press Ctrl+C to stop.\n",
+        flush=True,
+    )
+    try:
+        await task
+    finally:
+        await runtime.close()
+
+
+def run_demo(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> int:
+    if settings.public_url == Settings.model_fields["public_url"].default:
+        settings = settings.model_copy(update={"public_url": f"http://{host}:{port}"})
+    upgrade(settings.database_url)
+    try:
+        asyncio.run(_serve(settings, host, port))
+    except KeyboardInterrupt:
+        pass
+    return 0
