@@ -9,6 +9,8 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
+from pydantic import ValidationError
+
 from conduit.settings import ConfigurationError, Settings, get_settings
 
 log = logging.getLogger("conduit.cli")
@@ -132,6 +134,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args, settings))
     except ConfigurationError as exc:
         print(f"conduit: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        problems = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        print(f"conduit: configuration error: {problems}", file=sys.stderr)
         return 2
 
 

@@ -23,6 +23,25 @@ class ConfigurationError(RuntimeError):
     """The configuration cannot be used as given."""
 
 
+def normalize_database_url(url: str) -> str:
+    """Accept the URLs people paste (postgres://, postgresql://) and pick the async driver for them."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError(f"CONDUIT_DATABASE_URL {url!r} is not a URL")
+    drivers = {
+        "sqlite": "sqlite+aiosqlite",
+        "sqlite+aiosqlite": "sqlite+aiosqlite",
+        "postgres": "postgresql+asyncpg",
+        "postgresql": "postgresql+asyncpg",
+        "postgresql+asyncpg": "postgresql+asyncpg",
+    }
+    if scheme not in drivers:
+        raise ValueError(
+            f"CONDUIT_DATABASE_URL scheme {scheme!r} is not supported: use sqlite+aiosqlite:// or postgresql://"
+        )
+    return f"{drivers[scheme]}://{rest}"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CONDUIT_", extra="ignore")
 
@@ -47,6 +66,7 @@ class Settings(BaseSettings):
     def _defaults(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite+aiosqlite:///{(self.data_dir / 'conduit.db').as_posix()}"
+        self.database_url = normalize_database_url(self.database_url)
         if self.redis_url == "":
             self.redis_url = None
         return self

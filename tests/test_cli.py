@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conduit.schema.sdl import export_sdl
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("CONDUIT_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "conduit.cli", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+def test_bootstrap_json_is_idempotent_for_org_and_project(tmp_path: Path) -> None:
+    env = {"CONDUIT_DATA_DIR": str(tmp_path / "data"), "CONDUIT_PUBLIC_URL": "http://errors.example.com"}
+    first = run_cli("bootstrap", "--org", "Acme", "--project", "API", "--json", env=env)
+    assert first.returncode == 0, first.stderr
+    out = json.loads(first.stdout)
+    assert set(out) == {"organization_id", "project_id", "token", "dsn"}
+    assert out["token"].startswith("cdt_")
+    assert out["dsn"].startswith("http://") and out["dsn"].endswith(
+        f"@errors.example.com/{out['project_id']}"
+    )
+    second = json.loads(run_cli("bootstrap", "--org", "Acme", "--project", "API", "--json", env=env).stdout)
+    assert (second["organization_id"], second["project_id"], second["dsn"]) == (
+        out["organization_id"],
+        out["project_id"],
+        out["dsn"],
+    )
+    assert second["token"] != out["token"]
+    # The generated key was persisted beside the database, readable only by its owner.
+    key = tmp_path / "data" / "secret.key"
+    assert key.exists() and oct(key.stat().st_mode & 0o777) == "0o600"
+
+
+def test_production_refuses_placeholder_secret(tmp_path: Path) -> None:
+    env = {"CONDUIT_ENV": "production", "CONDUIT_SECRET_KEY": "changeme", "CONDUIT_DATA_DIR": str(tmp_path)}
+    r = run_cli("bootstrap", "--org", "A", "--project", "B", env=env)
+    assert r.returncode == 2
+    assert "CONDUIT_SECRET_KEY must be set" in r.stderr
+    assert not (tmp_path / "secret.key").exists()
+
+
+def test_bad_arguments_are_explained() -> None:
+    r = run_cli("bootstrap", "--org", "A")
+    assert r.returncode == 2 and "--project" in r.stderr
+    r = run_cli("launch")
+    assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+def test_bad_database_url_is_a_clear_error(tmp_path: Path) -> None:
+    r = run_cli("migrate", env={"CONDUIT_DATABASE_URL": "nosuchdb://x", "CONDUIT_DATA_DIR": str(tmp_path)})
+    assert r.returncode == 2
+    assert "CONDUIT_DATABASE_URL" in r.stderr
+
+
+def test_export_schema_writes_the_sdl(tmp_path: Path) -> None:
+    target = tmp_path / "schema.graphql"
+    r = run_cli("export-schema", "-o", str(target))
+    assert r.returncode == 0, r.stderr
+    assert target.read_text() == export_sdl()
