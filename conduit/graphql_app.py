@@ -1,11 +1,347 @@
-"""Mounting the GraphQL endpoint."""
+"""The `/graphql` endpoint: GraphQL over HTTP, with authentication and request hygiene in front.
+
+Decisions a client can rely on:
+
+- **POST only.** Operations are accepted as `POST` with `Content-Type: application/json`. Queries over
+  `GET` are refused with 405: a GET (like a `text/plain` or form POST, refused with 415) is a "simple"
+  request a browser sends cross-site without a CORS preflight, and nothing here needs HTTP caching of
+  GETs. A `GET` asking for HTML gets GraphiQL outside production.
+- **Content negotiation.** When `Accept` prefers `application/graphql-response+json` the response uses
+  it with the GraphQL-over-HTTP status codes: 400 for a document that does not parse, 422 for one that
+  does not validate or whose variables do not coerce, 200 once execution started (even with errors and
+  partial data). With `application/json` or no `Accept`, every GraphQL response is 200, as the spec
+  allows for legacy clients.
+- **Rejected before GraphQL runs**, with a GraphQL-shaped body (`{"errors": [{"message", "extensions":
+  {"code"}}]}`): 405 wrong method, 415 wrong content type, 413 body over `MAX_BODY_BYTES`, 401 missing or
+  bad token (also for introspection and `_service`), 400 body that is not a JSON object with a string
+  `query` and well-typed `variables`, `operationName` and `extensions`.
+- **Subscriptions** use `graphql-transport-ws` only; the legacy `graphql-ws` protocol is off.
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
+from typing import Any
+
+import orjson
+from graphql import GraphQLError, GraphQLSyntaxError
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import MissingQueryError
+from strawberry.http.ides import GraphQL_IDE
+from strawberry.schema import BaseSchema
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
+from strawberry.types.execution import PreExecutionError
+from strawberry.types.graphql import OperationType
 
 from conduit.runtime import Runtime
+from conduit.schema import guards
+from conduit.schema.context import Context, Unauthenticated
+
+log = logging.getLogger("conduit.graphql")
+
+MAX_BODY_BYTES = 1024 * 1024
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+JSON = "application/json"
+# Status codes for requests that fail before execution, when the client understands them.
+PARSE_ERROR_STATUS = 400
+VALIDATION_ERROR_STATUS = 422
+HTTP_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
+
+ContextBuilder = Callable[[HTTPConnection], Awaitable[Context]]
+
+
+class Rejected(Exception):
+    """A request refused before GraphQL runs; becomes a GraphQL-shaped error response."""
+
+    def __init__(
+        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+class ConduitGraphQL(GraphQL[Context, None]):
+    """strawberry's ASGI view, with Conduit's HTTP handling; websockets are left to strawberry."""
+
+    def __init__(
+        self,
+        schema: BaseSchema,
+        build_context: ContextBuilder,
+        *,
+        graphql_ide: GraphQL_IDE | None,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
+        super().__init__(
+            schema,
+            graphql_ide=graphql_ide,
+            allow_queries_via_get=False,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        )
+        self.build_context = build_context
+        self.max_body_bytes = max_body_bytes
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        return await self.build_context(request)
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            websocket = WebSocket(scope, receive=receive, send=send)
+            try:
+                await self.run(websocket)
+            except Unauthenticated as exc:
+                await websocket.close(code=4401, reason=str(exc))
+            return
+        request = Request(scope, receive=receive)
+        media_type = negotiate(request.headers.get("accept"))
+        try:
+            response = await self.handle(request, media_type)
+        except Rejected as exc:
+            response = error_response(exc.status, exc.code, exc.message, media_type, exc.headers)
+        await response(scope, receive, send)
+
+    async def handle(self, request: Request, media_type: str) -> Response:
+        if request.method == "GET" and self.graphql_ide and self._wants_ide(request):
+            return await self.render_graphql_ide(request)
+        if request.method != "POST":
+            raise Rejected(
+                405,
+                "METHOD_NOT_ALLOWED",
+                "GraphQL operations are accepted only as POST with Content-Type: application/json",
+                {"Allow": "POST"},
+            )
+        check_content_type(request.headers.get("content-type"))
+        self._check_declared_length(request)
+        context = await self._authenticate(request)
+        body = await self._read_body(request)
+        params = parse_params(body)
+        result = await self._execute(params, context)
+        return graphql_response(result, media_type)
+
+    def _wants_ide(self, request: Request) -> bool:
+        accept = request.headers.get("accept", "")
+        return "query" not in request.query_params and "text/html" in accept
+
+    def _check_declared_length(self, request: Request) -> None:
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            raise self._too_large()
+
+    async def _authenticate(self, request: Request) -> Context:
+        try:
+            return await self.get_context(request, Response())
+        except Unauthenticated as exc:
+            challenge = 'Bearer realm="conduit"'
+            if request.headers.get("authorization"):
+                challenge += ', error="invalid_token"'
+            raise Rejected(401, "UNAUTHENTICATED", str(exc), {"WWW-Authenticate": challenge}) from exc
+
+    async def _read_body(self, request: Request) -> bytes:
+        # Content-Length can be absent (chunked) or wrong, so the limit is enforced while reading.
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise self._too_large()
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _too_large(self) -> Rejected:
+        return Rejected(413, "PAYLOAD_TOO_LARGE", f"the request body exceeds {self.max_body_bytes} bytes")
+
+    async def _execute(self, params: GraphQLParams, context: Context) -> ExecutionResult:
+        try:
+            return await self.schema.execute(
+                params.query,
+                variable_values=params.variables,
+                context_value=context,
+                operation_name=params.operation_name,
+                allowed_operation_types=HTTP_OPERATIONS,
+                operation_extensions=params.extensions,
+            )
+        except MissingQueryError as exc:
+            raise Rejected(400, "BAD_REQUEST", "`query` must be a non-empty GraphQL document") from exc
+        except CannotGetOperationTypeError as exc:
+            return PreExecutionError(data=None, errors=[GraphQLError(exc.as_http_error_reason())])
+        except InvalidOperationTypeError as exc:
+            message = (
+                "subscriptions are served over WebSocket (graphql-transport-ws), not over HTTP POST"
+                if exc.operation_type == OperationType.SUBSCRIPTION
+                else exc.as_http_error_reason("POST")
+            )
+            return PreExecutionError(data=None, errors=[GraphQLError(message)])
+
+
+class GraphQLParams:
+    __slots__ = ("extensions", "operation_name", "query", "variables")
+
+    def __init__(
+        self,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        extensions: dict[str, Any] | None,
+    ) -> None:
+        self.query = query
+        self.variables = variables
+        self.operation_name = operation_name
+        self.extensions = extensions
+
+
+def check_content_type(header: str | None) -> None:
+    media_type, _, params = (header or "").partition(";")
+    charset = next(
+        (
+            value.strip().strip('"').lower()
+            for key, _, value in (p.partition("=") for p in params.split(";"))
+            if key.strip().lower() == "charset"
+        ),
+        "utf-8",
+    )
+    if media_type.strip().lower() != JSON or charset != "utf-8":
+        got = f"got {header!r}" if header else "none was sent"
+        raise Rejected(415, "UNSUPPORTED_MEDIA_TYPE", f"Content-Type must be application/json (utf-8); {got}")
+
+
+def parse_params(body: bytes) -> GraphQLParams:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise Rejected(400, "BAD_REQUEST", f"the request body is not valid JSON: {exc}") from exc
+    if isinstance(data, list):
+        raise Rejected(
+            400, "BAD_REQUEST", "batched requests are not supported: send one operation per request"
+        )
+    if not isinstance(data, dict):
+        raise Rejected(400, "BAD_REQUEST", "the request body must be a JSON object with a `query` string")
+    query = data.get("query")
+    if not isinstance(query, str):
+        problem = "is missing" if query is None else f"must be a string, not {_json_type(query)}"
+        raise Rejected(400, "BAD_REQUEST", f"`query` {problem}")
+    variables = data.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        raise Rejected(400, "BAD_REQUEST", f"`variables` must be an object, not {_json_type(variables)}")
+    operation_name = data.get("operationName")
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise Rejected(
+            400, "BAD_REQUEST", f"`operationName` must be a string, not {_json_type(operation_name)}"
+        )
+    extensions = data.get("extensions")
+    if extensions is not None and not isinstance(extensions, dict):
+        raise Rejected(400, "BAD_REQUEST", f"`extensions` must be an object, not {_json_type(extensions)}")
+    return GraphQLParams(query, variables, operation_name, extensions)
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return "null"
+
+
+def negotiate(accept: str | None) -> str:
+    """The response media type: graphql-response+json when the client prefers it, else JSON."""
+    if not accept:
+        return JSON
+    best_graphql = best_json = 0.0
+    for item in accept.split(","):
+        media_type, *params = (part.strip() for part in item.split(";"))
+        quality = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        media_type = media_type.lower()
+        if media_type == GRAPHQL_RESPONSE_JSON:
+            best_graphql = max(best_graphql, quality)
+        elif media_type in (JSON, "application/*", "*/*"):
+            best_json = max(best_json, quality)
+    return GRAPHQL_RESPONSE_JSON if best_graphql > 0 and best_graphql >= best_json else JSON
+
+
+def is_request_error(result: ExecutionResult) -> bool:
+    """Whether the operation failed before execution started (so the response carries no `data`).
+
+    Variable coercion happens inside graphql-core's execute and yields no data and errors without a
+    path, while errors raised by resolvers always carry one.
+    """
+    if isinstance(result, PreExecutionError):
+        return True
+    return result.data is None and bool(result.errors) and all(e.path is None for e in result.errors or ())
+
+
+def graphql_response(result: ExecutionResult, media_type: str) -> Response:
+    body: dict[str, Any] = {}
+    status = 200
+    if is_request_error(result):
+        if media_type == GRAPHQL_RESPONSE_JSON:
+            parse_failed = any(isinstance(e, GraphQLSyntaxError) for e in result.errors or ())
+            status = PARSE_ERROR_STATUS if parse_failed else VALIDATION_ERROR_STATUS
+    else:
+        body["data"] = result.data
+    if result.errors:
+        body["errors"] = [error.formatted for error in result.errors]
+    if result.extensions:
+        body["extensions"] = result.extensions
+    return _json_response(body, status, media_type)
+
+
+def error_response(
+    status: int, code: str, message: str, media_type: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return _json_response(body, status, media_type, headers)
+
+
+def _json_response(
+    body: object, status: int, media_type: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    response = Response(
+        orjson.dumps(body), status_code=status, media_type=f"{media_type}; charset=utf-8", headers=headers
+    )
+    # Responses depend on the token: no shared cache may keep them.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Vary"] = "Accept, Authorization"
+    return response
 
 
 def graphql_routes(runtime: Runtime) -> list[BaseRoute]:
-    return []
+    """`/graphql` for HTTP and WebSocket; the schema is built once here, not per request."""
+    from conduit.schema import build_schema
+    from conduit.schema.context import build_context
+
+    schema = build_schema(extensions=guards.extensions(runtime.settings))
+    view = ConduitGraphQL(
+        schema,
+        partial(build_context, runtime),
+        graphql_ide=None if runtime.settings.is_production else "graphiql",
+    )
+    return [Route("/graphql", view), WebSocketRoute("/graphql", view)]

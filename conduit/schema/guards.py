@@ -164,9 +164,7 @@ def entities_batch_size(
     document: Any, operation: OperationDefinitionNode, variables: Mapping[str, Any]
 ) -> int:
     """The number of representations all `_entities` fields of an operation ask for."""
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     return sum(
         _list_length(arg.value, variables)
         for field in _root_fields(operation.selection_set, fragments, set())

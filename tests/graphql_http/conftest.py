@@ -1,0 +1,133 @@
+"""A tiny federated schema behind the real view, for behaviour that does not need Conduit's data."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import NewType
+
+import httpx
+import pytest
+import strawberry
+from graphql import GraphQLError
+from starlette.applications import Starlette
+from starlette.requests import HTTPConnection
+from starlette.routing import Route
+
+from conduit.graphql_app import ConduitGraphQL
+from conduit.schema import guards
+from conduit.schema.context import Unauthenticated
+from conduit.settings import Settings
+
+TOKEN = "good-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+LIMITS = {
+    "graphql_max_depth": 4,
+    "graphql_max_tokens": 200,
+    "graphql_max_aliases": 3,
+    "graphql_max_entities": 5,
+}
+
+
+class Refused(GraphQLError):
+    def __init__(self) -> None:
+        super().__init__("you may not", extensions={"code": "FORBIDDEN"})
+
+
+@strawberry.federation.type(keys=["id"])
+class Thing:
+    id: strawberry.ID
+    name: str
+
+    @strawberry.field
+    def child(self) -> Thing:
+        return Thing(id=strawberry.ID(f"{self.id}.c"), name="child")
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> Thing:
+        return Thing(id=id, name=f"thing {id}")
+
+
+def parse_even(value: object) -> int:
+    if not isinstance(value, int) or value % 2:
+        raise ValueError(f"{value!r} is not an even number")
+    return value
+
+
+Even = strawberry.scalar(NewType("Even", int), parse_value=parse_even, serialize=int)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def hello(self, name: str = "world") -> str:
+        return f"hello {name}"
+
+    @strawberry.field
+    def half(self, n: Even) -> int:  # type: ignore[valid-type]
+        return int(n) // 2
+
+    @strawberry.field
+    def thing(self) -> Thing:
+        return Thing(id=strawberry.ID("1"), name="one")
+
+    @strawberry.field
+    def boom(self) -> str | None:
+        raise RuntimeError("password=hunter2 leaked from a driver")
+
+    @strawberry.field
+    def refused(self) -> str | None:
+        raise Refused()
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    def touch(self) -> bool:
+        return True
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription
+    async def ticks(self) -> AsyncIterator[int]:
+        yield 1
+
+
+def make_schema(settings: Settings) -> strawberry.federation.Schema:
+    return strawberry.federation.Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        types=[Thing],
+        federation_version="2.9",
+        extensions=guards.extensions(settings),
+    )
+
+
+async def fake_context(request: HTTPConnection) -> object:
+    if request.headers.get("authorization") != f"Bearer {TOKEN}":
+        raise Unauthenticated("an API token is required")
+    return {"request": request}
+
+
+def tiny_app(env: str = "test") -> Starlette:
+    settings = Settings(env=env, database_url="sqlite+aiosqlite://", **LIMITS)  # type: ignore[arg-type]
+    view = ConduitGraphQL(
+        make_schema(settings),
+        fake_context,  # type: ignore[arg-type]
+        graphql_ide=None if settings.is_production else "graphiql",
+        max_body_bytes=64 * 1024,
+    )
+    return Starlette(routes=[Route("/graphql", view)])
+
+
+@pytest.fixture(scope="module")
+def tiny() -> Starlette:
+    return tiny_app()
+
+
+@pytest.fixture
+async def tiny_client(tiny: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=tiny)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
