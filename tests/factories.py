@@ -44,13 +44,16 @@ async def make_issue(
                 exception_type=title.split(":")[0],
                 exception_value=title,
                 tags={"n": str(n)},
-                data={
-                    "frames": [{"filename": "app.py", "function": "main", "lineno": 10 + n, "in_app": True}]
-                },
+                data={"exception": {"values": [_exception(title, 10 + n)]}},
             )
         )
     await session.flush()
     return issue
+
+
+def _exception(title: str, lineno: int) -> dict[str, object]:
+    frame = {"filename": "app.py", "function": "main", "lineno": lineno, "in_app": True}
+    return {"type": title.split(":")[0], "value": title, "stacktrace": {"frames": [frame]}}
 
 
 async def make_project(session: AsyncSession, organization_id: int, name: str | None = None) -> Project:

@@ -29,9 +29,18 @@ class Frame:
     in_app: bool
 
 
-def _frames(data: dict[str, Any]) -> list[Frame]:
+@strawberry.type(description="One exception of a chain; the last one is the one that was raised.")
+class ExceptionValue:
+    type: str | None
+    value: str | None
+    module: str | None
+    stacktrace: list[Frame]
+
+
+def _frames(raw: Any) -> list[Frame]:
     out = []
-    for f in data.get("frames") or []:
+    frames = raw.get("frames") if isinstance(raw, dict) else None
+    for f in frames if isinstance(frames, list) else []:
         if isinstance(f, dict):
             lineno = f.get("lineno")
             out.append(
@@ -44,6 +53,21 @@ def _frames(data: dict[str, Any]) -> list[Frame]:
                 )
             )
     return out
+
+
+def _exceptions(data: dict[str, Any]) -> list[ExceptionValue]:
+    section = data.get("exception")
+    values = section.get("values") if isinstance(section, dict) else None
+    return [
+        ExceptionValue(
+            type=v.get("type"),
+            value=v.get("value"),
+            module=v.get("module"),
+            stacktrace=_frames(v.get("stacktrace")),
+        )
+        for v in (values if isinstance(values, list) else [])
+        if isinstance(v, dict)
+    ]
 
 
 @strawberry.type(description="One occurrence of an error.")
@@ -59,9 +83,7 @@ class Event(Node):
     release: str | None
     environment: str | None
     tags: list[Tag]
-    stacktrace: list[Frame] = strawberry.field(
-        description="Frames of the outermost exception, innermost last."
-    )
+    exceptions: list[ExceptionValue] = strawberry.field(description="The exception chain, raised one last.")
     issue_pk: strawberry.Private[int]
 
     @strawberry.field
@@ -72,6 +94,10 @@ class Event(Node):
 
         row = await info.context.loaders.issue.load(self.issue_pk)
         return Issue.from_model(row) if row else None
+
+    @strawberry.field(description="Frames of the raised exception, innermost last.")
+    def stacktrace(self) -> list[Frame]:
+        return self.exceptions[-1].stacktrace if self.exceptions else []
 
     @classmethod
     def from_model(cls, e: models.Event) -> Event:
@@ -88,6 +114,6 @@ class Event(Node):
             release=e.release,
             environment=e.environment,
             tags=[Tag(key=str(k), value=str(v)) for k, v in (e.tags or {}).items()],
-            stacktrace=_frames(e.data or {}),
+            exceptions=_exceptions(e.data or {}),
             issue_pk=e.issue_id,
         )
