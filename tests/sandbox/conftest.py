@@ -1,0 +1,168 @@
+"""Fixtures: sandbox trackers served over real HTTP on loopback, and a webhook receiver."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from conduit.sandbox import GitHubSandbox, JiraSandbox, SandboxServer
+
+GH_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    """A webhook endpoint: records what arrives; answers with the queued statuses, then 200."""
+
+    url: str = ""
+    requests: list[Received] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)
+    cond: threading.Condition = field(default_factory=threading.Condition)
+
+    async def handle(self, request: Request) -> Response:
+        body = await request.body()
+        with self.cond:
+            self.requests.append(Received(request.url.path, dict(request.headers), body))
+            status = self.statuses.pop(0) if self.statuses else 200
+            self.cond.notify_all()
+        return Response(status_code=status)
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
+        with self.cond:
+            if not self.cond.wait_for(lambda: len(self.requests) >= count, timeout):
+                raise AssertionError(f"expected {count} webhook(s), got {len(self.requests)}")
+            return list(self.requests)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    rec = Receiver()
+    app = Starlette(routes=[Route("/{path:path}", rec.handle, methods=["POST"])])
+    with SandboxServer(app) as server:
+        rec.url = server.url
+        yield rec
+
+
+@dataclass
+class Served:
+    sandbox: Any
+    url: str
+    http: httpx.Client
+
+    def control(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.http.request(method, "/_sandbox" + path, **kwargs)
+        assert response.status_code < 400, response.text
+        return response.json() if response.content else None
+
+    def delivery(self, delivery_id: int) -> dict[str, Any]:
+        """The delivery once it left the pending state (the sandbox waits server-side)."""
+        result: dict[str, Any] = self.control("GET", f"/deliveries/{delivery_id}", params={"wait": 10})
+        return result
+
+
+@pytest.fixture
+def github() -> Iterator[Served]:
+    sandbox = GitHubSandbox()
+    with (
+        SandboxServer(sandbox) as server,
+        httpx.Client(base_url=server.url, timeout=10, verify=False) as http,
+    ):
+        yield Served(sandbox, server.url, http)
+
+
+@pytest.fixture
+def jira() -> Iterator[Served]:
+    sandbox = JiraSandbox()
+    sandbox.outbox.retry_delay = 0.05
+    with (
+        SandboxServer(sandbox) as server,
+        httpx.Client(base_url=server.url, timeout=10, verify=False) as http,
+    ):
+        yield Served(sandbox, server.url, http)
+
+
+def authorize_code(http: httpx.Client, path: str, **params: str) -> dict[str, str]:
+    response = http.get(path, params=params)
+    assert response.status_code == 302, response.text
+    query = parse_qs(urlparse(response.headers["location"]).query)
+    return {k: v[0] for k, v in query.items()}
+
+
+def github_token(served: Served, client: str = "sandbox-github-app", **extra: str) -> dict[str, Any]:
+    secret = served.sandbox.oauth.clients[client].client_secret
+    code = authorize_code(
+        served.http, "/login/oauth/authorize", client_id=client, redirect_uri="http://app.test/cb", state="s"
+    )["code"]
+    response = served.http.post(
+        "/login/oauth/access_token",
+        data={"client_id": client, "client_secret": secret, "code": code, **extra},
+        headers={"Accept": "application/json"},
+    )
+    token: dict[str, Any] = response.json()
+    return token
+
+
+def gh_auth(token: str) -> dict[str, str]:
+    return GH_HEADERS | {"Authorization": f"Bearer {token}"}
+
+
+def jira_token(
+    served: Served, scope: str = "read:jira-work write:jira-work offline_access"
+) -> dict[str, Any]:
+    client_id, secret = (
+        "sandbox-jira-client",
+        served.sandbox.oauth.clients["sandbox-jira-client"].client_secret,
+    )
+    code = authorize_code(
+        served.http,
+        "/rest/oauth2/latest/authorize",
+        client_id=client_id,
+        redirect_uri="http://app.test/cb",
+        response_type="code",
+        scope=scope,
+        state="s",
+    )["code"]
+    response = served.http.post(
+        "/rest/oauth2/latest/token",
+        data={
+            "grant_type": "authorization_code",
+            "client_id": client_id,
+            "client_secret": secret,
+            "code": code,
+        },
+    )
+    assert response.status_code == 200, response.text
+    token: dict[str, Any] = response.json()
+    return token
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+
+
+def poll(check: Any, timeout: float = 10.0) -> Any:
+    """Wait for a condition the server reaches on its own (e.g. noticing a client went away)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.02)
