@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     secret_key: str | None = None
     public_url: str = "http://127.0.0.1:8000"
+    allow_private_webhook_urls: bool = False
 
     # GraphQL guards: generous for people, tight enough to stop abuse.
     graphql_max_depth: int = 12
