@@ -6,6 +6,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,10 +143,12 @@ class LiveServer:
 
     def __enter__(self) -> LiveServer:
         self.thread.start()
-        for _ in range(500):
+        # Generous: on a loaded 2-core machine start-up (lifespan, job runner) can take seconds.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and self.thread.is_alive():
             if self.server.started:
                 return self
-            threading.Event().wait(0.01)
+            time.sleep(0.01)
         raise RuntimeError("live server did not start")
 
     def __exit__(self, *exc: object) -> None:

@@ -21,7 +21,8 @@ CREATE_TOKEN = """mutation($name: String!, $scopes: [String!]!) { createApiToken
 
 async def _outbox_types(runtime: Runtime, org_id: int) -> list[str]:
     async with runtime.sessions() as session:
-        rows = (await session.execute(select(OutboxRow).where(OutboxRow.organization_id == org_id))).scalars()
+        stmt = select(OutboxRow).where(OutboxRow.organization_id == org_id).order_by(OutboxRow.id)
+        rows = (await session.execute(stmt)).scalars()
         return [r.payload["type"] for r in rows if r.kind == "events.publish"]
 
 
