@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import json
+import logging
 import time
 import uuid
 
@@ -41,7 +43,13 @@ def sample_envelope(dsn_key: str, exc_type: str, value: str, module: str, functi
                     "module": None,
                     "stacktrace": {
                         "frames": [
-                            {"filename": "app.py", "module": "app", "function": "handle", "lineno": 12, "in_app": True},
+                            {
+                                "filename": "app.py",
+                                "module": "app",
+                                "function": "handle",
+                                "lineno": 12,
+                                "in_app": True,
+                            },
                             {
                                 "filename": module.replace(".", "/") + ".py",
                                 "module": module,
@@ -74,7 +82,7 @@ async def send_samples(base_url: str, result: BootstrapResult) -> int:
                     headers={
                         "Content-Encoding": "gzip",
                         "Content-Type": "application/x-sentry-envelope",
-                        "X-Sentry-Auth": f"Sentry sentry_version=7, sentry_client=conduit-demo/1.0, sentry_key={key}",
+                        "X-Sentry-Auth": f"Sentry sentry_version=7, sentry_client=demo/1.0, sentry_key={key}",
                     },
                 )
                 sent += r.status_code == 200
@@ -85,7 +93,9 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
     runtime = Runtime.create(settings)
     async with runtime.sessions() as session:
         result = await bootstrap(session, "Demo", "demo-app", settings.public_url)
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime=runtime), host=host, port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(runtime=runtime), host=host, port=port, log_level="warning")
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
@@ -114,8 +124,9 @@ def run_demo(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> i
     if settings.public_url == Settings.model_fields["public_url"].default:
         settings = settings.model_copy(update={"public_url": f"http://{host}:{port}"})
     upgrade(settings.database_url)
-    try:
+    # The banner is what a newcomer needs to read; per-job lines would bury it.
+    for name in ("conduit.jobs", "httpx", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(settings, host, port))
-    except KeyboardInterrupt:
-        pass
     return 0
