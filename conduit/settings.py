@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     allow_private_webhook_urls: bool = False
 
+    # OAuth clients Conduit's tracker installations authorize with.
+    github_client_id: str | None = None
+    github_client_secret: str | None = None
+    jira_client_id: str | None = None
+    jira_client_secret: str | None = None
+
     # GraphQL guards: generous for people, tight enough to stop abuse.
     graphql_max_depth: int = 12
     graphql_max_tokens: int = 4000

@@ -1,5 +1,13 @@
 """Every model, imported here so metadata is complete for migrations and queries."""
 
+from conduit.db.models.integrations import (
+    ExternalIssue,
+    Installation,
+    InstallationStatus,
+    Interaction,
+    InteractionOutcome,
+    IssueLink,
+)
 from conduit.db.models.issues import Event, Issue, IssueStatus
 from conduit.db.models.orgs import ApiToken, Member, MemberRole, Organization
 from conduit.db.models.outbox import OutboxRow, OutboxState
@@ -8,7 +16,13 @@ from conduit.db.models.projects import Project, ProjectKey
 __all__ = [
     "ApiToken",
     "Event",
+    "ExternalIssue",
+    "Installation",
+    "InstallationStatus",
+    "Interaction",
+    "InteractionOutcome",
     "Issue",
+    "IssueLink",
     "IssueStatus",
     "Member",
     "MemberRole",

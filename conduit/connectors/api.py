@@ -1,0 +1,55 @@
+"""A tracker's REST API as one installation reaches it: base URL, credentials, standard headers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from conduit.connectors.catalog import Endpoints, Provider
+from conduit.connectors.http import Auth, Reply, Target, TrackerHttp
+
+
+@dataclass(frozen=True, slots=True)
+class Api:
+    http: TrackerHttp
+    provider: Provider
+    target: Target
+    endpoints: Endpoints
+    auth: Auth | None
+    # Where people open tickets, when it differs from the API's host (Jira Cloud sites).
+    site_url: str | None = None
+
+    async def call(
+        self,
+        operation: str,
+        method: str,
+        template: str,
+        *,
+        path: Mapping[str, str | int] | None = None,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        etag: str | None = None,
+        url: str | None = None,
+    ) -> Reply:
+        """Call `template` (e.g. "/repos/{owner}/{repo}") under the API root, or `url` when given.
+
+        Path values are escaped one by one, so a key can never reach another endpoint.
+        """
+        if url is None:
+            values = {k: quote(str(v), safe="") for k, v in (path or {}).items()}
+            url = self.endpoints.api + template.format(**values)
+        return await self.http.request(
+            self.target,
+            operation,
+            method,
+            url,
+            template=template,
+            limits=self.provider.rate_limit,
+            auth=self.auth,
+            headers=self.provider.api_headers,
+            params=params,
+            json=json,
+            etag=etag,
+        )

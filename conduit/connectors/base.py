@@ -1,0 +1,134 @@
+"""The connector base: one small hook per capability; a tracker module fills in the hooks it has."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+from conduit.connectors.api import Api
+from conduit.connectors.catalog import Provider
+from conduit.connectors.config import SyncConfig
+from conduit.connectors.errors import NotFound
+from conduit.connectors.oauth import ClientCredentials, OAuthClient
+from conduit.connectors.records import (
+    AccountRecord,
+    CommentRecord,
+    TicketRecord,
+    TokenSet,
+    WebhookChange,
+    WebhookRegistration,
+    WebhookRejected,
+)
+
+# How many single-ticket reads a batch may have in flight at once.
+BATCH_CONCURRENCY = 8
+
+
+@dataclass(frozen=True, slots=True)
+class TicketDraft:
+    """What a new ticket says: prefilled from a Conduit issue, linking back to it."""
+
+    title: str
+    summary: str  # plain text; each tracker renders it in its own format
+    issue_url: str
+    exception: str | None = None  # the latest exception, quoted as a code block
+
+
+class Connector:
+    provider: ClassVar[Provider]
+
+    def __init__(self, api: Api, config: SyncConfig, client: ClientCredentials | None = None) -> None:
+        self.api = api
+        self.config = config
+        self.client = client
+
+    # -- installing ----------------------------------------------------------------------------------
+    async def exchange_code(self, code: str, redirect_uri: str, code_verifier: str | None) -> TokenSet:
+        if self.client is None:
+            raise LookupError(f"no OAuth client configured for {self.provider.name}")
+        return await OAuthClient(self.api.http).exchange_code(
+            self.api.target, self.provider, self.api.endpoints, self.client, code, redirect_uri, code_verifier
+        )
+
+    async def discover_account(self) -> AccountRecord:
+        raise NotImplementedError
+
+    async def register_webhook(self, scope: str, url: str, secret: str) -> WebhookRegistration:
+        """Register the tracker's webhook for `scope` (a repository, a project) pointing at `url`."""
+        raise NotImplementedError
+
+    async def refresh_webhook(self, webhook_id: str) -> datetime | None:
+        """Extend a webhook that expires; returns the new expiry (None: it does not expire)."""
+        return None
+
+    # -- tickets -------------------------------------------------------------------------------------
+    async def create_ticket(self, scope: str, draft: TicketDraft) -> TicketRecord:
+        raise NotImplementedError
+
+    async def get_ticket(self, key: str, known: TicketRecord | None = None) -> TicketRecord:
+        """The ticket now; `known` (the stored copy) makes the read conditional where supported."""
+        raise NotImplementedError
+
+    async def get_tickets(
+        self, keys: Sequence[str], known: Mapping[str, TicketRecord] | None = None
+    ) -> dict[str, TicketRecord]:
+        """Many tickets, as few calls as the tracker allows; a deleted ticket comes back `deleted`."""
+        known = known or {}
+        limit = asyncio.Semaphore(BATCH_CONCURRENCY)
+
+        async def one(key: str) -> TicketRecord:
+            async with limit:
+                try:
+                    return await self.get_ticket(key, known.get(key))
+                except NotFound:
+                    return self.deleted(key, known.get(key))
+
+        records = await asyncio.gather(*(one(k) for k in dict.fromkeys(keys)))
+        return {r.key: r for r in records}
+
+    def deleted(self, key: str, known: TicketRecord | None) -> TicketRecord:
+        raise NotImplementedError
+
+    async def search(self, scope: str, text: str, limit: int = 20) -> list[TicketRecord]:
+        raise NotImplementedError
+
+    async def set_status(self, key: str, resolved: bool, config: SyncConfig | None = None) -> TicketRecord:
+        raise NotImplementedError
+
+    async def assign(self, key: str, email: str | None) -> TicketRecord:
+        raise NotImplementedError
+
+    async def comment(self, key: str, body: str) -> CommentRecord:
+        raise NotImplementedError
+
+    # -- webhooks in ---------------------------------------------------------------------------------
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str | None) -> None:
+        """Raise WebhookRejected unless the delivery is signed by the tracker; checks the raw bytes."""
+        raise NotImplementedError
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookChange:
+        """A verified delivery, understood; raises WebhookRejected when it is malformed."""
+        raise NotImplementedError
+
+
+def same_signature(expected: str, given: str | None) -> bool:
+    """Constant-time comparison of two signature strings."""
+    if not given:
+        return False
+    return hmac.compare_digest(expected.encode(), given.strip().encode())
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """Case-insensitive header lookup for plain dicts as well as Starlette/httpx headers."""
+    value = headers.get(name)
+    if value is not None:
+        return value
+    lowered = name.lower()
+    return next((v for k, v in headers.items() if k.lower() == lowered), None)
+
+
+__all__ = ["Connector", "TicketDraft", "WebhookRejected", "header", "same_signature"]

@@ -1,0 +1,241 @@
+"""GitHub: REST v3 issues, `state` open/closed, HMAC-SHA256 signed webhooks."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+from conduit.connectors.base import Connector, TicketDraft, header, same_signature
+from conduit.connectors.catalog import GITHUB
+from conduit.connectors.config import SyncConfig
+from conduit.connectors.errors import InvalidRequest
+from conduit.connectors.records import (
+    AccountRecord,
+    ChangeKind,
+    CommentRecord,
+    StatusCategory,
+    TicketRecord,
+    WebhookChange,
+    WebhookRegistration,
+    WebhookRejected,
+)
+
+KEY = re.compile(r"^(?P<owner>[A-Za-z0-9_.-]+)/(?P<repo>[A-Za-z0-9_.-]+)#(?P<number>[0-9]+)$")
+REPO = re.compile(r"^(?P<owner>[A-Za-z0-9_.-]+)/(?P<repo>[A-Za-z0-9_.-]+)$")
+ISSUE = "/repos/{owner}/{repo}/issues/{number}"
+ACTIONS = {
+    "opened": ChangeKind.CREATED,
+    "closed": ChangeKind.CLOSED,
+    "reopened": ChangeKind.REOPENED,
+    "edited": ChangeKind.EDITED,
+    "assigned": ChangeKind.ASSIGNED,
+    "unassigned": ChangeKind.UNASSIGNED,
+    "deleted": ChangeKind.DELETED,
+}
+
+
+def parse_key(key: str) -> dict[str, str]:
+    match = KEY.match(key.strip())
+    if match is None:
+        raise InvalidRequest(f"{key!r} is not a GitHub issue key; expected owner/repo#number")
+    return match.groupdict()
+
+
+def parse_repo(scope: str) -> dict[str, str]:
+    match = REPO.match(scope.strip())
+    if match is None:
+        raise InvalidRequest(f"{scope!r} is not a GitHub repository; expected owner/name")
+    return match.groupdict()
+
+
+def _time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def fenced(text: str) -> str:
+    """A Markdown code block that no backtick run inside `text` can close early."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}\n{text}\n{fence}"
+
+
+def markdown(draft: TicketDraft) -> str:
+    parts = [draft.summary.strip()] if draft.summary.strip() else []
+    if draft.exception:
+        parts += ["**Latest exception**", fenced(draft.exception)]
+    parts.append(f"[View this issue in Conduit]({draft.issue_url})")
+    return "\n\n".join(parts)
+
+
+def ticket(data: dict[str, Any], etag: str | None = None) -> TicketRecord:
+    if not isinstance(data, dict) or "number" not in data:
+        raise InvalidRequest("GitHub answered with something that is not an issue")
+    repo_path = str(data.get("repository_url", "")).rstrip("/").split("/")
+    full_name = "/".join(repo_path[-2:])
+    closed = data.get("state") == "closed"
+    assignee = data.get("assignee") or {}
+    return TicketRecord(
+        key=f"{full_name}#{data['number']}",
+        url=str(data.get("html_url", "")),
+        title=str(data.get("title", "")),
+        status=str(data.get("state", "open")),
+        status_category=StatusCategory.DONE if closed else StatusCategory.OPEN,
+        # GitHub shows emails only on the user's own profile, and only if public.
+        assignee_email=assignee.get("email") if isinstance(assignee, dict) else None,
+        updated_at=_time(data.get("updated_at")),
+        etag=etag,
+        assignee=assignee.get("login") if isinstance(assignee, dict) else None,
+    )
+
+
+class GitHubConnector(Connector):
+    provider = GITHUB
+
+    async def discover_account(self) -> AccountRecord:
+        reply = await self.api.call("account.discover", "GET", "/user")
+        data = reply.data or {}
+        return AccountRecord(
+            id=str(data.get("id", "")), name=str(data.get("login", "")), url=data.get("html_url")
+        )
+
+    async def register_webhook(self, scope: str, url: str, secret: str) -> WebhookRegistration:
+        body = {
+            "name": "web",
+            "active": True,
+            "events": ["issues", "issue_comment"],
+            "config": {"url": url, "content_type": "json", "secret": secret, "insecure_ssl": "0"},
+        }
+        reply = await self.api.call(
+            "webhook.register", "POST", "/repos/{owner}/{repo}/hooks", path=parse_repo(scope), json=body
+        )
+        return WebhookRegistration(id=str((reply.data or {}).get("id")), secret=secret)
+
+    async def create_ticket(self, scope: str, draft: TicketDraft) -> TicketRecord:
+        body = {"title": draft.title[:256], "body": markdown(draft)}
+        reply = await self.api.call(
+            "ticket.create", "POST", "/repos/{owner}/{repo}/issues", path=parse_repo(scope), json=body
+        )
+        return ticket(reply.data, reply.etag)
+
+    async def get_ticket(self, key: str, known: TicketRecord | None = None) -> TicketRecord:
+        etag = known.etag if known is not None and not known.deleted else None
+        reply = await self.api.call("ticket.get", "GET", ISSUE, path=parse_key(key), etag=etag)
+        if reply.not_modified and known is not None:
+            return known.confirmed()
+        return ticket(reply.data, reply.etag)
+
+    def deleted(self, key: str, known: TicketRecord | None) -> TicketRecord:
+        if known is not None:
+            return replace(known, deleted=True, etag=None, not_modified=False)
+        parse_key(key)
+        return TicketRecord(key, "", "", "deleted", StatusCategory.DONE, None, None, deleted=True)
+
+    async def search(self, scope: str, text: str, limit: int = 20) -> list[TicketRecord]:
+        repo = parse_repo(scope)
+        query = f"repo:{repo['owner']}/{repo['repo']} is:issue {text}".strip()
+        reply = await self.api.call(
+            "ticket.search", "GET", "/search/issues", params={"q": query, "per_page": min(limit, 100)}
+        )
+        items = (reply.data or {}).get("items") or []
+        return [ticket(item) for item in items if "pull_request" not in item][:limit]
+
+    async def set_status(self, key: str, resolved: bool, config: SyncConfig | None = None) -> TicketRecord:
+        body = {"state": "closed", "state_reason": "completed"} if resolved else {"state": "open"}
+        reply = await self.api.call("ticket.set_status", "PATCH", ISSUE, path=parse_key(key), json=body)
+        return ticket(reply.data)
+
+    async def user_for_email(self, email: str) -> str:
+        reply = await self.api.call(
+            "user.search", "GET", "/search/users", params={"q": f"{email} in:email", "per_page": 2}
+        )
+        items = (reply.data or {}).get("items") or []
+        if not items:
+            raise InvalidRequest(f"no GitHub user shows the email {email}; assign them in GitHub instead")
+        return str(items[0]["login"])
+
+    async def assign(self, key: str, email: str | None) -> TicketRecord:
+        assignees = [await self.user_for_email(email)] if email else []
+        reply = await self.api.call(
+            "ticket.assign", "PATCH", ISSUE, path=parse_key(key), json={"assignees": assignees}
+        )
+        return ticket(reply.data)
+
+    async def comment(self, key: str, body: str) -> CommentRecord:
+        reply = await self.api.call(
+            "ticket.comment", "POST", ISSUE + "/comments", path=parse_key(key), json={"body": body}
+        )
+        data = reply.data or {}
+        return CommentRecord(id=str(data.get("id")), url=data.get("html_url"))
+
+    # -- webhooks in ---------------------------------------------------------------------------------
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str | None) -> None:
+        if not secret:
+            raise WebhookRejected("no webhook secret is configured for this installation")
+        given = header(headers, "X-Hub-Signature-256")
+        if not given:
+            raise WebhookRejected("the delivery is not signed (no X-Hub-Signature-256)")
+        expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        if not same_signature(expected, given):
+            raise WebhookRejected("the X-Hub-Signature-256 signature does not match the body")
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookChange:
+        event = header(headers, "X-GitHub-Event")
+        if not event:
+            raise WebhookRejected("no X-GitHub-Event header")
+        document = _document(headers, body)
+        delivery = header(headers, "X-GitHub-Delivery")
+        action = str(document.get("action") or "")
+        sender = document.get("sender") or {}
+        actor = sender.get("login") if isinstance(sender, dict) else None
+        issue = document.get("issue")
+        if event not in ("issues", "issue_comment") or not isinstance(issue, dict):
+            return WebhookChange(delivery, ChangeKind.IGNORED, None, None, None, actor, event=event)
+        if "pull_request" in issue:
+            return WebhookChange(delivery, ChangeKind.IGNORED, None, None, None, actor, event=event)
+        try:
+            record = ticket(issue)
+        except (InvalidRequest, ValueError, TypeError) as exc:
+            raise WebhookRejected(f"the issue in the delivery is malformed: {exc}") from None
+        comment: str | None = None
+        if event == "issue_comment":
+            kind = ChangeKind.COMMENTED if action == "created" else ChangeKind.IGNORED
+            raw = document.get("comment")
+            comment = str(raw.get("body", "")) if isinstance(raw, dict) else None
+        else:
+            kind = ACTIONS.get(action, ChangeKind.IGNORED)
+        if kind is ChangeKind.DELETED:
+            record = replace(record, deleted=True)
+        return WebhookChange(
+            delivery_id=delivery,
+            kind=kind,
+            key=record.key,
+            ticket=record,
+            occurred_at=record.updated_at,
+            actor=actor,
+            event=f"{event}.{action}" if action else event,
+            comment=comment,
+        )
+
+
+def _document(headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+    content_type = header(headers, "Content-Type") or "application/json"
+    try:
+        if "x-www-form-urlencoded" in content_type:
+            payload = parse_qs(body.decode(), strict_parsing=True).get("payload", [""])[0]
+            document = json.loads(payload)
+        else:
+            document = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise WebhookRejected(f"the delivery body is not JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise WebhookRejected("the delivery body is not a JSON object")
+    return document

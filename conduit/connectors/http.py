@@ -1,0 +1,343 @@
+"""One road out: every call to a tracker goes through `TrackerHttp.request`.
+
+It sends on one shared httpx client, times the call, records an Interaction in its own short
+transaction (so the record survives a job that fails afterwards), maps failures to
+`conduit.connectors.errors`, turns rate-limit answers into `RateLimited` with the delay to wait,
+sends `If-None-Match` when a stored copy has an ETag, and on a 401 renews the credentials once and
+tries once more.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from conduit.connectors.catalog import RateLimitHeaders
+from conduit.connectors.errors import (
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    RateLimited,
+    TrackerError,
+    Unauthorized,
+    Unavailable,
+)
+from conduit.db.models import Interaction, InteractionOutcome
+
+log = logging.getLogger("conduit.connectors.http")
+
+DEFAULT_TIMEOUT = 20.0
+MAX_ERROR_EXCERPT = 1024
+USER_AGENT = "Conduit (+https://github.com/conduit-hub)"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Whom a call is made for: the Interaction is recorded under this installation."""
+
+    installation_id: int
+    organization_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    headers: httpx.Headers
+    data: Any  # the decoded JSON body, or None
+    text: str
+
+    @property
+    def etag(self) -> str | None:
+        return self.headers.get("etag")
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+class Auth(Protocol):
+    """Credentials for one installation."""
+
+    async def token(self) -> str | None: ...
+
+    async def renew(self, rejected: str) -> str | None:
+        """A fresh token after `rejected` was refused, or None when there is nothing to renew with."""
+        ...
+
+
+Check = Callable[[Reply], TrackerError | None]
+
+
+def error_message(reply: Reply) -> str:
+    """The tracker's own words, whichever of the usual error shapes it used."""
+    data = reply.data
+    parts: list[str] = []
+    if isinstance(data, dict):
+        for key in ("message", "error_description", "error"):
+            if isinstance(data.get(key), str):
+                parts.append(data[key])
+                break
+        messages = data.get("errorMessages")
+        if isinstance(messages, list):
+            parts += [str(m) for m in messages]
+        errors = data.get("errors")
+        if isinstance(errors, dict):
+            parts += [f"{k}: {v}" for k, v in errors.items()]
+        elif isinstance(errors, list):
+            parts += [
+                str(e.get("message") or f"{e.get('field')} {e.get('code')}")
+                if isinstance(e, dict)
+                else str(e)
+                for e in errors
+            ]
+    if not parts:
+        parts.append(reply.text.strip()[:200] or f"HTTP {reply.status}")
+    return "; ".join(parts)
+
+
+def _field_errors(data: Any) -> dict[str, str]:
+    if isinstance(data, dict):
+        errors = data.get("errors")
+        if isinstance(errors, dict):
+            return {str(k): str(v) for k, v in errors.items()}
+        if isinstance(errors, list):
+            return {
+                str(e.get("field")): str(e.get("message") or e.get("code"))
+                for e in errors
+                if isinstance(e, dict) and e.get("field")
+            }
+    return {}
+
+
+def _seconds_until(value: str, now: float) -> float | None:
+    """A reset header: epoch seconds (GitHub) or an ISO timestamp (Jira)."""
+    value = value.strip()
+    try:
+        return float(value) - now
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp() - now
+
+
+def retry_delay(headers: httpx.Headers, limits: RateLimitHeaders) -> float | None:
+    """How long the tracker asked us to wait, from Retry-After or the rate-limit reset header."""
+    now = time.time()
+    retry_after = headers.get(limits.retry_after)
+    if retry_after is not None:
+        try:
+            return max(float(retry_after), 0.0)
+        except ValueError:
+            try:
+                return max(parsedate_to_datetime(retry_after).timestamp() - now, 0.0)
+            except (TypeError, ValueError):
+                pass
+    if limits.reset and headers.get(limits.reset) is not None:
+        remaining = headers.get(limits.remaining) if limits.remaining else None
+        if remaining is None or remaining.strip() == "0":
+            delta = _seconds_until(headers[limits.reset], now)
+            if delta is not None:
+                return max(delta, 0.0)
+    return None
+
+
+def rate_limited(reply: Reply, limits: RateLimitHeaders) -> bool:
+    if reply.status == 429:
+        return True
+    if reply.status == 403:
+        remaining = reply.headers.get(limits.remaining) if limits.remaining else None
+        return (remaining is not None and remaining.strip() == "0") or limits.retry_after in reply.headers
+    return False
+
+
+def default_check(limits: RateLimitHeaders) -> Check:
+    """Map a reply to the error it means, or None for success."""
+
+    def check(reply: Reply) -> TrackerError | None:
+        status = reply.status
+        if status < 400:
+            return None
+        message = error_message(reply)
+        if rate_limited(reply, limits):
+            delay = retry_delay(reply.headers, limits)
+            return RateLimited(message, limits.fallback if delay is None else delay, status=status)
+        if status == 401:
+            return Unauthorized(message, status=status)
+        if status == 403:
+            return Forbidden(message, status=status)
+        if status in (404, 410):
+            return NotFound(message, status=status)
+        if status >= 500:
+            return Unavailable(message, status=status)
+        return InvalidRequest(message, fields=_field_errors(reply.data), status=status)
+
+    return check
+
+
+def outcome_of(error: TrackerError | None) -> InteractionOutcome:
+    if error is None:
+        return InteractionOutcome.SUCCESS
+    # Refused credentials, missing rights and vanished targets are for a person to fix, not a retry.
+    if isinstance(error, Unauthorized | Forbidden | NotFound):
+        return InteractionOutcome.HALTED
+    return InteractionOutcome.FAILURE
+
+
+def _decode(response: httpx.Response) -> Any:
+    if not response.content:
+        return None
+    content_type = response.headers.get("content-type", "")
+    if "json" in content_type:
+        try:
+            return response.json()
+        except ValueError:
+            return None
+    if "x-www-form-urlencoded" in content_type:
+        return dict(httpx.QueryParams(response.text))
+    return None
+
+
+class TrackerHttp:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        client: httpx.AsyncClient | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.sessions = sessions
+        self._own_client = client is None
+        self.client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            headers={"User-Agent": USER_AGENT},
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        )
+
+    async def aclose(self) -> None:
+        if self._own_client:
+            await self.client.aclose()
+
+    async def request(
+        self,
+        target: Target,
+        operation: str,
+        method: str,
+        url: str,
+        *,
+        template: str,
+        limits: RateLimitHeaders,
+        auth: Auth | None = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        form: Mapping[str, str] | None = None,
+        etag: str | None = None,
+        check: Check | None = None,
+    ) -> Reply:
+        """Send one call (and at most one retry after renewing refused credentials).
+
+        Returns the reply (a 304 when `etag` still matches) or raises a `TrackerError`.
+        """
+        check = check or default_check(limits)
+        token = await auth.token() if auth is not None else None
+        for attempt in (1, 2):
+            sent_headers = dict(headers or {})
+            if token:
+                sent_headers["Authorization"] = f"Bearer {token}"
+            if etag:
+                sent_headers["If-None-Match"] = etag
+            reply, error = await self._send(
+                target, operation, method, url, template, sent_headers, params, json, form, check
+            )
+            if isinstance(error, Unauthorized) and auth is not None and token and attempt == 1:
+                renewed = await auth.renew(token)
+                if renewed is not None and renewed != token:
+                    token = renewed
+                    continue
+            if error is not None:
+                raise error
+            assert reply is not None
+            return reply
+        raise AssertionError("unreachable")
+
+    async def _send(
+        self,
+        target: Target,
+        operation: str,
+        method: str,
+        url: str,
+        template: str,
+        headers: dict[str, str],
+        params: Mapping[str, Any] | None,
+        json: Any,
+        form: Mapping[str, str] | None,
+        check: Check,
+    ) -> tuple[Reply | None, TrackerError | None]:
+        started = time.perf_counter()
+        reply: Reply | None = None
+        error: TrackerError | None
+        try:
+            response = await self.client.request(
+                method, url, headers=headers, params=params, json=json, data=form
+            )
+        except httpx.TimeoutException as exc:
+            error = Unavailable(f"{operation} timed out ({type(exc).__name__})")
+        except httpx.HTTPError as exc:
+            error = Unavailable(f"{operation} failed: {type(exc).__name__}: {exc}")
+        else:
+            reply = Reply(response.status_code, response.headers, _decode(response), response.text)
+            error = check(reply)
+        duration_ms = int((time.perf_counter() - started) * 1000)
+        if error is not None:
+            error.operation = operation
+        await self._record(target, operation, method, template, reply, error, duration_ms)
+        return reply, error
+
+    async def _record(
+        self,
+        target: Target,
+        operation: str,
+        method: str,
+        template: str,
+        reply: Reply | None,
+        error: TrackerError | None,
+        duration_ms: int,
+    ) -> None:
+        remaining: int | None = None
+        if reply is not None:
+            for name in ("x-ratelimit-remaining", "ratelimit-remaining"):
+                value = reply.headers.get(name)
+                if value is not None and value.strip().isdigit():
+                    remaining = int(value)
+                    break
+        row = Interaction(
+            organization_id=target.organization_id,
+            installation_id=target.installation_id,
+            operation=operation,
+            method=method,
+            path=template[:500],
+            http_status=reply.status if reply is not None else None,
+            duration_ms=duration_ms,
+            outcome=outcome_of(error),
+            error=f"{type(error).__name__}: {error.message}"[:MAX_ERROR_EXCERPT] if error else None,
+            rate_limit_remaining=remaining,
+        )
+        try:
+            async with self.sessions() as session:
+                session.add(row)
+                await session.commit()
+        except Exception:
+            # Losing one log row must never turn a tracker call that worked into a failure.
+            log.exception("could not record an interaction for installation %s", target.installation_id)

@@ -1,0 +1,395 @@
+"""Jira: REST v3, ADF documents, workflow transitions, JWT (or X-Hub-Signature) signed webhooks."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import OctKey
+
+from conduit.connectors import adf
+from conduit.connectors.base import Connector, TicketDraft, header, same_signature
+from conduit.connectors.catalog import JIRA
+from conduit.connectors.config import SyncConfig
+from conduit.connectors.errors import InvalidRequest
+from conduit.connectors.records import (
+    AccountRecord,
+    ChangeKind,
+    CommentRecord,
+    StatusCategory,
+    TicketRecord,
+    WebhookChange,
+    WebhookRegistration,
+    WebhookRejected,
+)
+
+KEY = re.compile(r"^[A-Z][A-Z0-9_]*-[0-9]+$")
+PROJECT = re.compile(r"^[A-Z][A-Z0-9_]*$")
+FIELDS = "summary,status,assignee,updated"
+CATEGORIES = {
+    "new": StatusCategory.OPEN,
+    "indeterminate": StatusCategory.IN_PROGRESS,
+    "done": StatusCategory.DONE,
+}
+WEBHOOK_EVENTS = ["jira:issue_created", "jira:issue_updated", "jira:issue_deleted", "comment_created"]
+# JQL `key in (...)` lists stay well under URL limits at this size.
+SEARCH_BATCH = 50
+JWT_LEEWAY = 60
+
+
+def check_key(key: str) -> str:
+    key = key.strip().upper()
+    if not KEY.match(key):
+        raise InvalidRequest(f"{key!r} is not a Jira issue key; expected PROJECT-123")
+    return key
+
+
+def check_project(scope: str) -> str:
+    scope = scope.strip().upper()
+    if not PROJECT.match(scope):
+        raise InvalidRequest(f"{scope!r} is not a Jira project key; expected letters and digits, e.g. OPS")
+    return scope
+
+
+def parse_time(value: Any) -> datetime | None:
+    """Jira's `2026-01-02T03:04:05.678+0000`."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    elif len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit():
+        text = text[:-2] + ":" + text[-2:]
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def description(draft: TicketDraft) -> dict[str, Any]:
+    content = adf.paragraphs(draft.summary)
+    if draft.exception:
+        content.append(adf.paragraph(adf.text("Latest exception", strong=True)))
+        content.append(adf.code_block(draft.exception))
+    content.append(adf.paragraph(adf.text("View this issue in Conduit", link=draft.issue_url)))
+    return adf.doc(*content)
+
+
+class JiraConnector(Connector):
+    provider = JIRA
+
+    # -- reading records -----------------------------------------------------------------------------
+    @property
+    def site(self) -> str:
+        """Where people browse tickets: the site URL (self-hosted base, or the Cloud site)."""
+        return self.api.site_url or ""
+
+    def ticket(self, data: Any) -> TicketRecord:
+        if not isinstance(data, dict) or not isinstance(data.get("key"), str):
+            raise InvalidRequest("Jira answered with something that is not an issue")
+        fields = data.get("fields") or {}
+        status = fields.get("status") or {}
+        category = (status.get("statusCategory") or {}).get("key", "new")
+        assignee = fields.get("assignee") or {}
+        return TicketRecord(
+            key=data["key"],
+            url=f"{self.site}/browse/{data['key']}",
+            title=str(fields.get("summary") or ""),
+            status=str(status.get("name") or ""),
+            status_category=CATEGORIES.get(category, StatusCategory.OPEN),
+            # Null when the user hides their email: assignee matching then falls back to nothing.
+            assignee_email=assignee.get("emailAddress"),
+            updated_at=parse_time(fields.get("updated")),
+            assignee=assignee.get("displayName"),
+        )
+
+    def deleted(self, key: str, known: TicketRecord | None) -> TicketRecord:
+        if known is not None:
+            return replace(known, deleted=True, etag=None, not_modified=False)
+        return TicketRecord(
+            key, f"{self.site}/browse/{key}", "", "deleted", StatusCategory.DONE, None, None, deleted=True
+        )
+
+    # -- installing ----------------------------------------------------------------------------------
+    async def discover_account(self) -> AccountRecord:
+        resources = self.api.endpoints.resources
+        if resources is not None:
+            reply = await self.api.call("account.discover", "GET", resources, url=resources)
+            sites = [s for s in reply.data or [] if isinstance(s, dict)]
+            if not sites:
+                raise InvalidRequest("the Jira grant reaches no site; install again and pick a site")
+            site = sites[0]
+            return AccountRecord(id=str(site["id"]), name=str(site.get("name", "")), url=site.get("url"))
+        # Self-hosted: the base URL is the site; confirm the token works on it.
+        reply = await self.api.call("account.discover", "GET", "/myself")
+        base = self.site or str(httpx.URL(self.api.endpoints.api).copy_with(path="/"))
+        return AccountRecord(id=base, name=httpx.URL(base).host, url=base)
+
+    async def register_webhook(self, scope: str, url: str, secret: str) -> WebhookRegistration:
+        """Dynamic webhooks are signed with the app's client secret (a JWT), not `secret`."""
+        jql = f"project = {check_project(scope)}"
+        body = {"url": url, "webhooks": [{"events": WEBHOOK_EVENTS, "jqlFilter": jql}]}
+        reply = await self.api.call("webhook.register", "POST", "/webhook", json=body)
+        results = (reply.data or {}).get("webhookRegistrationResult") or [{}]
+        created = results[0].get("createdWebhookId")
+        if created is None:
+            errors = "; ".join(str(e) for e in results[0].get("errors") or ["no id returned"])
+            raise InvalidRequest(f"Jira refused the webhook: {errors}")
+        expires = datetime.fromtimestamp(time.time() + (self.provider.webhook_lifetime or 0), UTC)
+        return WebhookRegistration(id=str(created), secret=None, expires_at=expires)
+
+    async def refresh_webhook(self, webhook_id: str) -> datetime | None:
+        reply = await self.api.call(
+            "webhook.refresh", "PUT", "/webhook/refresh", json={"webhookIds": [int(webhook_id)]}
+        )
+        return parse_time((reply.data or {}).get("expirationDate"))
+
+    # -- tickets -------------------------------------------------------------------------------------
+    async def create_ticket(self, scope: str, draft: TicketDraft) -> TicketRecord:
+        fields = {
+            "project": {"key": check_project(scope)},
+            "issuetype": {"name": self.config.issue_type},
+            "summary": draft.title.replace("\n", " ")[:255],
+            "description": description(draft),
+        }
+        reply = await self.api.call("ticket.create", "POST", "/issue", json={"fields": fields})
+        return await self.get_ticket(str((reply.data or {})["key"]))
+
+    async def get_ticket(self, key: str, known: TicketRecord | None = None) -> TicketRecord:
+        # Jira has no ETags: every read is a full one.
+        reply = await self.api.call(
+            "ticket.get", "GET", "/issue/{key}", path={"key": check_key(key)}, params={"fields": FIELDS}
+        )
+        return self.ticket(reply.data)
+
+    async def get_tickets(
+        self, keys: Sequence[str], known: Mapping[str, TicketRecord] | None = None
+    ) -> dict[str, TicketRecord]:
+        """One JQL search per 50 keys; a key the search leaves out is confirmed gone one by one."""
+        wanted = list(dict.fromkeys(check_key(k) for k in keys))
+        found: dict[str, TicketRecord] = {}
+        for start in range(0, len(wanted), SEARCH_BATCH):
+            chunk = wanted[start : start + SEARCH_BATCH]
+            jql = f"key in ({', '.join(chunk)})"
+            reply = await self.api.call(
+                "ticket.get_many",
+                "GET",
+                "/search/jql",
+                params={"jql": jql, "fields": FIELDS, "maxResults": len(chunk)},
+            )
+            for item in (reply.data or {}).get("issues") or []:
+                record = self.ticket(item)
+                found[record.key] = record
+        missing = [k for k in wanted if k not in found]
+        if missing:
+            found |= await super().get_tickets(missing, known)
+        return found
+
+    async def search(self, scope: str, text: str, limit: int = 20) -> list[TicketRecord]:
+        escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+        jql = f"project = {check_project(scope)}"
+        if text.strip():
+            jql += f' AND text ~ "{escaped}"'
+        reply = await self.api.call(
+            "ticket.search",
+            "GET",
+            "/search/jql",
+            params={"jql": jql + " ORDER BY updated DESC", "fields": FIELDS, "maxResults": min(limit, 100)},
+        )
+        return [self.ticket(item) for item in (reply.data or {}).get("issues") or []]
+
+    async def set_status(self, key: str, resolved: bool, config: SyncConfig | None = None) -> TicketRecord:
+        """Move the ticket through whichever transition reaches the wanted status.
+
+        Transition ids differ per workflow and per current status, so they are looked up every time.
+        """
+        config = config or self.config
+        key = check_key(key)
+        current = await self.get_ticket(key)
+        if config.is_resolved(current.status, current.status_category) == resolved:
+            return current
+        reply = await self.api.call(
+            "ticket.transitions", "GET", "/issue/{key}/transitions", path={"key": key}
+        )
+        options = [t for t in (reply.data or {}).get("transitions") or [] if isinstance(t, dict)]
+        chosen = _pick_transition(options, resolved, config)
+        if chosen is None:
+            names = ", ".join(sorted(str((t.get("to") or {}).get("name")) for t in options)) or "none"
+            wanted = "resolve" if resolved else "reopen"
+            raise InvalidRequest(
+                f"no transition of {key} can {wanted} it (reachable statuses: {names}); set the "
+                f"installation's {'resolve' if resolved else 'reopen'}_status to one of them"
+            )
+        await self.api.call(
+            "ticket.transition",
+            "POST",
+            "/issue/{key}/transitions",
+            path={"key": key},
+            json={"transition": {"id": str(chosen["id"])}},
+        )
+        return await self.get_ticket(key)
+
+    async def account_for_email(self, email: str) -> str:
+        reply = await self.api.call("user.search", "GET", "/user/search", params={"query": email})
+        for user in reply.data or []:
+            if isinstance(user, dict) and user.get("accountId"):
+                shown = user.get("emailAddress")
+                # A hidden email still matches an exact search; a shown one must be the same address.
+                if shown is None or str(shown).casefold() == email.casefold():
+                    return str(user["accountId"])
+        raise InvalidRequest(f"no Jira user has the email {email}")
+
+    async def assign(self, key: str, email: str | None) -> TicketRecord:
+        key = check_key(key)
+        account = await self.account_for_email(email) if email else None
+        await self.api.call(
+            "ticket.assign", "PUT", "/issue/{key}/assignee", path={"key": key}, json={"accountId": account}
+        )
+        return await self.get_ticket(key)
+
+    async def comment(self, key: str, body: str) -> CommentRecord:
+        key = check_key(key)
+        document = adf.doc(*(adf.paragraphs(body) or [adf.paragraph()]))
+        reply = await self.api.call(
+            "ticket.comment", "POST", "/issue/{key}/comment", path={"key": key}, json={"body": document}
+        )
+        data = reply.data or {}
+        comment_id = str(data.get("id"))
+        return CommentRecord(id=comment_id, url=f"{self.site}/browse/{key}?focusedCommentId={comment_id}")
+
+    # -- webhooks in ---------------------------------------------------------------------------------
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str | None) -> None:
+        """OAuth-app webhooks carry a JWT signed with the client secret; admin webhooks an HMAC."""
+        authorization = header(headers, "Authorization") or ""
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            self._verify_jwt(token.strip())
+            return
+        given = header(headers, "X-Hub-Signature")
+        if given:
+            if not secret:
+                raise WebhookRejected("the delivery has X-Hub-Signature but no webhook secret is configured")
+            expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+            if not same_signature(expected, given):
+                raise WebhookRejected("the X-Hub-Signature signature does not match the body")
+            return
+        raise WebhookRejected("the delivery is not signed (no Authorization JWT, no X-Hub-Signature)")
+
+    def _verify_jwt(self, token: str) -> None:
+        if self.client is None:
+            raise WebhookRejected("no Jira client secret is configured to check the delivery's JWT")
+        with warnings.catch_warnings():
+            # joserfc warns about short HMAC keys; the key is whatever secret Atlassian issued.
+            warnings.simplefilter("ignore")
+            key = OctKey.import_key(self.client.client_secret.encode())
+            try:
+                decoded = jwt.decode(token, key, algorithms=["HS256"])
+            except (JoseError, ValueError) as exc:
+                raise WebhookRejected(f"the delivery's JWT is not valid: {exc}") from None
+        claims = decoded.claims
+        now = time.time()
+        exp = claims.get("exp")
+        if not isinstance(exp, int | float) or exp + JWT_LEEWAY < now:
+            raise WebhookRejected("the delivery's JWT has expired (or has no exp)")
+        audience = claims.get("aud")
+        audiences = audience if isinstance(audience, list) else [audience]
+        if audience is not None and self.client.client_id not in audiences:
+            raise WebhookRejected("the delivery's JWT is meant for another app")
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookChange:
+        try:
+            document = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise WebhookRejected(f"the delivery body is not JSON: {exc}") from None
+        if not isinstance(document, dict) or not isinstance(document.get("webhookEvent"), str):
+            raise WebhookRejected("the delivery has no webhookEvent")
+        event = document["webhookEvent"]
+        delivery = header(headers, "X-Atlassian-Webhook-Identifier")
+        user = document.get("user") or {}
+        actor = user.get("accountId") if isinstance(user, dict) else None
+        timestamp = document.get("timestamp")
+        occurred = datetime.fromtimestamp(timestamp / 1000, UTC) if isinstance(timestamp, int) else None
+        issue = document.get("issue")
+        if not isinstance(issue, dict):
+            return WebhookChange(delivery, ChangeKind.IGNORED, None, None, occurred, actor, event=event)
+        try:
+            record = self.ticket(issue)
+        except (InvalidRequest, ValueError, TypeError) as exc:
+            raise WebhookRejected(f"the issue in the delivery is malformed: {exc}") from None
+        # The issue's own `updated` orders changes to it; the delivery timestamp is the fallback.
+        occurred = record.updated_at or occurred
+        kind, status_from, status_to, comment = ChangeKind.IGNORED, None, None, None
+        items = ((document.get("changelog") or {}).get("items")) or []
+        status_item = next((i for i in items if isinstance(i, dict) and i.get("field") == "status"), None)
+        if event == "jira:issue_created":
+            kind = ChangeKind.CREATED
+        elif event == "jira:issue_deleted":
+            kind, record = ChangeKind.DELETED, replace(record, deleted=True)
+        elif event == "comment_created":
+            kind = ChangeKind.COMMENTED
+            comment = adf.to_text((document.get("comment") or {}).get("body"))
+        elif status_item is not None:
+            status_from, status_to = status_item.get("fromString"), status_item.get("toString")
+            was = self.config.is_resolved(str(status_from or ""), _category_before(items, record))
+            now = self.config.is_resolved(record.status, record.status_category)
+            kind = (
+                ChangeKind.CLOSED
+                if now and not was
+                else ChangeKind.REOPENED
+                if was and not now
+                else ChangeKind.STATUS_CHANGED
+            )
+        elif any(isinstance(i, dict) and i.get("field") == "assignee" for i in items):
+            kind = ChangeKind.ASSIGNED if record.assignee_email or record.assignee else ChangeKind.UNASSIGNED
+        elif items:
+            kind = ChangeKind.EDITED
+        return WebhookChange(
+            delivery_id=delivery,
+            kind=kind,
+            key=record.key,
+            ticket=record,
+            occurred_at=occurred,
+            actor=actor,
+            event=event,
+            comment=comment,
+            status_from=status_from,
+            status_to=status_to,
+        )
+
+
+def _category_before(items: list[Any], now: TicketRecord) -> StatusCategory:
+    """The changelog names the old status but not its category. Jira sets or clears `resolution`
+    exactly when an issue moves into or out of done, so that item says which side it came from."""
+    crossed = any(isinstance(i, dict) and i.get("field") == "resolution" for i in items)
+    done_now = now.status_category is StatusCategory.DONE
+    return StatusCategory.DONE if done_now != crossed else StatusCategory.OPEN
+
+
+def _pick_transition(
+    options: list[dict[str, Any]], resolved: bool, config: SyncConfig
+) -> dict[str, Any] | None:
+    def target(t: dict[str, Any]) -> tuple[str, StatusCategory]:
+        to = t.get("to") or {}
+        category = CATEGORIES.get((to.get("statusCategory") or {}).get("key", ""), StatusCategory.OPEN)
+        return str(to.get("name") or ""), category
+
+    wanted_name = config.resolve_status if resolved else config.reopen_status
+    if wanted_name:
+        return next((t for t in options if target(t)[0].casefold() == wanted_name.casefold()), None)
+    if resolved:
+        return next((t for t in options if config.is_resolved(*target(t))), None)
+    # Reopen to the first to-do status, else anything that does not count as resolved.
+    reopen = [t for t in options if not config.is_resolved(*target(t))]
+    return next((t for t in reopen if target(t)[1] is StatusCategory.OPEN), reopen[0] if reopen else None)
+
+
+__all__ = ["JiraConnector"]

@@ -1,0 +1,105 @@
+"""The small typed records connectors return; raw tracker JSON never leaves conduit.connectors."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+
+class StatusCategory(enum.StrEnum):
+    """A tracker's status, normalized: what Conduit reasons about across trackers."""
+
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+
+
+@dataclass(frozen=True, slots=True)
+class TicketRecord:
+    key: str
+    url: str
+    title: str
+    status: str  # the tracker's own name for it ("open", "In Review", ...)
+    status_category: StatusCategory
+    assignee_email: str | None
+    updated_at: datetime | None
+    etag: str | None = None
+    deleted: bool = False
+    # True when the tracker answered 304 and this is the stored copy, confirmed current.
+    not_modified: bool = False
+    # The tracker's own handle for the assignee (a login, a display name), for people to read.
+    assignee: str | None = None
+
+    def confirmed(self) -> TicketRecord:
+        return replace(self, not_modified=True)
+
+
+@dataclass(frozen=True, slots=True)
+class CommentRecord:
+    id: str
+    url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRecord:
+    """The tracker account or site an installation acts for."""
+
+    id: str
+    name: str
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSet:
+    """A token endpoint's answer, as sent: what to keep and for how long is decided in tokens.py."""
+
+    access_token: str
+    refresh_token: str | None
+    expires_in: int | None
+    scope: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRegistration:
+    id: str | None
+    secret: str | None
+    expires_at: datetime | None = None
+    # When the tracker's API may not create it: where a person pastes the URL and the secret.
+    manual: bool = False
+
+
+class ChangeKind(enum.StrEnum):
+    CREATED = "created"
+    CLOSED = "closed"
+    REOPENED = "reopened"
+    STATUS_CHANGED = "status_changed"
+    ASSIGNED = "assigned"
+    UNASSIGNED = "unassigned"
+    COMMENTED = "commented"
+    EDITED = "edited"
+    DELETED = "deleted"
+    IGNORED = "ignored"  # a delivery we understand but don't act on (ping, labels, ...)
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookChange:
+    """One tracker webhook delivery, understood."""
+
+    delivery_id: str | None
+    kind: ChangeKind
+    key: str | None
+    ticket: TicketRecord | None
+    occurred_at: datetime | None
+    # Who made the change on the tracker side (login, accountId or email), to recognise our own.
+    actor: str | None = None
+    # The tracker's event name and action, for logs.
+    event: str = ""
+    comment: str | None = None
+    status_from: str | None = None
+    status_to: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class WebhookRejected(ValueError):
+    """A webhook delivery that must not be acted on: unsigned, forged, or malformed."""

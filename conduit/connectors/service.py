@@ -1,0 +1,138 @@
+"""The process-wide connector service: one HTTP client, one credential store, connectors per installation."""
+
+from __future__ import annotations
+
+import logging
+import secrets as random_secrets
+
+import httpx
+from sqlalchemy import update
+
+from conduit.connectors.api import Api
+from conduit.connectors.base import Connector
+from conduit.connectors.catalog import provider
+from conduit.connectors.config import ConfigError, SyncConfig
+from conduit.connectors.errors import TrackerError
+from conduit.connectors.http import DEFAULT_TIMEOUT, Target, TrackerHttp
+from conduit.connectors.oauth import (
+    AuthorizationRequest,
+    ClientCredentials,
+    OAuthClient,
+    authorization_request,
+)
+from conduit.connectors.records import AccountRecord
+from conduit.connectors.registry import connector_class
+from conduit.connectors.tokens import Credentials
+from conduit.db.models import Installation, InstallationStatus
+from conduit.runtime import Runtime
+from conduit.settings import Settings
+
+log = logging.getLogger("conduit.connectors")
+
+EXTRAS_KEY = "connectors"
+
+
+def clients_from_settings(settings: Settings) -> dict[str, ClientCredentials]:
+    clients: dict[str, ClientCredentials] = {}
+    for key in ("github", "jira"):
+        client_id = getattr(settings, f"{key}_client_id", None)
+        secret = getattr(settings, f"{key}_client_secret", None)
+        if client_id and secret:
+            clients[key] = ClientCredentials(client_id, secret)
+    return clients
+
+
+class Connectors:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        clients: dict[str, ClientCredentials] | None = None,
+        client: httpx.AsyncClient | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.runtime = runtime
+        self.http = TrackerHttp(runtime.sessions, client, timeout)
+        self.oauth = OAuthClient(self.http)
+        self.clients = clients if clients is not None else clients_from_settings(runtime.settings)
+        self.credentials = Credentials(runtime.sessions, runtime.secrets, self.oauth, self.clients)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    def authorization_request(
+        self, provider_key: str, base_url: str | None, redirect_uri: str, state: str | None = None
+    ) -> AuthorizationRequest:
+        spec = provider(provider_key)
+        client = self.credentials.client_for(spec.key)
+        return authorization_request(spec, spec.endpoints(base_url), client.client_id, redirect_uri, state)
+
+    def bind(self, installation: Installation) -> Connector:
+        """A connector acting for `installation` (its base URL, account, credentials and config)."""
+        spec = provider(installation.provider)
+        try:
+            config = SyncConfig.from_json(installation.config)
+        except ConfigError as exc:
+            raise ConfigError(f"installation {installation.id}: {exc}") from None
+        api = Api(
+            http=self.http,
+            provider=spec,
+            target=Target(installation.id, installation.organization_id),
+            endpoints=spec.endpoints(installation.base_url, installation.account_id),
+            auth=self.credentials.auth(installation.id),
+            site_url=(installation.base_url or installation.account_url or "").rstrip("/") or None,
+        )
+        return connector_class(spec.key)(api, config, self.clients.get(spec.key))
+
+    async def connector(self, installation_id: int) -> Connector:
+        async with self.runtime.sessions() as session:
+            installation = await session.get(Installation, installation_id)
+        if installation is None:
+            raise LookupError(f"installation {installation_id} does not exist")
+        return self.bind(installation)
+
+    async def complete_install(
+        self, installation_id: int, code: str, redirect_uri: str, code_verifier: str | None
+    ) -> AccountRecord | None:
+        """Exchange the code, keep the tokens, find the account: ACTIVE, or ERROR with a reason."""
+        connector = await self.connector(installation_id)
+        name = connector.provider.name
+        try:
+            tokens = await connector.exchange_code(code, redirect_uri, code_verifier)
+            await self.credentials.store(installation_id, tokens)
+            account = await connector.discover_account()
+        except TrackerError as exc:
+            reason = f"{name} refused the installation ({exc.message}). Start the installation again."
+            await self._set_status(installation_id, InstallationStatus.ERROR, reason)
+            return None
+        await self._set_status(installation_id, InstallationStatus.ACTIVE, None, account)
+        return account
+
+    async def _set_status(
+        self,
+        installation_id: int,
+        status: InstallationStatus,
+        reason: str | None,
+        account: AccountRecord | None = None,
+    ) -> None:
+        values: dict[str, object] = {"status": status, "status_reason": reason}
+        if account is not None:
+            values |= {"account_id": account.id, "account_name": account.name, "account_url": account.url}
+        async with self.runtime.sessions() as session:
+            await session.execute(
+                update(Installation).where(Installation.id == installation_id).values(**values)
+            )
+            await session.commit()
+
+
+def new_webhook_secret() -> str:
+    return random_secrets.token_urlsafe(32)
+
+
+def get_connectors(runtime: Runtime) -> Connectors:
+    """The runtime's connector service, made on first use (its HTTP client is shared from then on)."""
+    service = runtime.extras.get(EXTRAS_KEY)
+    if not isinstance(service, Connectors):
+        service = Connectors(runtime)
+        runtime.extras[EXTRAS_KEY] = service
+    return service

@@ -1,0 +1,110 @@
+"""Tracker installations, the tickets they hold, links to issues, and every call made to a tracker."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from conduit.db.base import Base, BigId, CreatedMixin, IdMixin, Json, TenantMixin, UTCDateTime
+
+
+def _enum(cls: type[enum.StrEnum]) -> Enum:
+    return Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+
+
+class InstallationStatus(enum.StrEnum):
+    PENDING = "pending"  # authorized in the browser, code not yet exchanged
+    ACTIVE = "active"
+    ERROR = "error"  # set up failed; status_reason says what a person can do
+    REVOKED = "revoked"  # the tracker no longer accepts our grant
+
+
+class InteractionOutcome(enum.StrEnum):
+    SUCCESS = "success"
+    FAILURE = "failure"  # our side or a passing fault (5xx, timeout, rate limit, bad request)
+    HALTED = "halted"  # the tracker's or the user's side (revoked, forbidden, gone)
+
+
+class Installation(IdMixin, TenantMixin, CreatedMixin, Base):
+    """An organization's connection to one tracker account or site."""
+
+    __tablename__ = "installation"
+
+    provider: Mapped[str] = mapped_column(String(40))
+    # Self-hosted trackers (and the sandbox) live at their own URL; None means the provider's cloud.
+    base_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    status: Mapped[InstallationStatus] = mapped_column(
+        _enum(InstallationStatus), default=InstallationStatus.PENDING
+    )
+    status_reason: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    account_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    account_name: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # Where people see the account or site (a Jira Cloud site's URL differs from its API URL).
+    account_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # Credentials, encrypted with the runtime's SecretBox; never read outside conduit.connectors.
+    access_token_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
+    refresh_token_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
+    token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Bumped on every credential change: a compare-and-set guard so a lost refresh race never
+    # overwrites newer tokens.
+    credentials_version: Mapped[int] = mapped_column(Integer, default=0)
+    webhook_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    webhook_secret_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
+    webhook_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Sync directions, resolved statuses, the statuses used to resolve and reopen: see connectors.config.
+    config: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+
+
+class ExternalIssue(IdMixin, TenantMixin, CreatedMixin, Base):
+    """A ticket in a tracker, with the live fields last seen there."""
+
+    __tablename__ = "external_issue"
+    __table_args__ = (UniqueConstraint("installation_id", "key"),)
+
+    installation_id: Mapped[int] = mapped_column(BigId, ForeignKey("installation.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(300))
+    url: Mapped[str] = mapped_column(String(1000))
+    title: Mapped[str] = mapped_column(String(1000), default="")
+    status: Mapped[str] = mapped_column(String(200), default="")
+    # open / in_progress / done, whatever the tracker calls it.
+    status_category: Mapped[str] = mapped_column(String(20), default="open")
+    assignee: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    etag: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class IssueLink(IdMixin, TenantMixin, CreatedMixin, Base):
+    __tablename__ = "issue_link"
+    __table_args__ = (UniqueConstraint("issue_id", "external_issue_id"),)
+
+    issue_id: Mapped[int] = mapped_column(BigId, ForeignKey("issue.id", ondelete="CASCADE"), index=True)
+    external_issue_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("external_issue.id", ondelete="CASCADE"), index=True
+    )
+    # The ticket is gone from the tracker; the link stays so people see what happened.
+    broken: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Interaction(IdMixin, TenantMixin, CreatedMixin, Base):
+    """One outbound call to a tracker: what health, latency and error figures are computed from."""
+
+    __tablename__ = "interaction"
+    __table_args__ = (Index("ix_interaction_installation_created", "installation_id", "created_at"),)
+
+    installation_id: Mapped[int] = mapped_column(BigId, ForeignKey("installation.id", ondelete="CASCADE"))
+    operation: Mapped[str] = mapped_column(String(100))
+    method: Mapped[str] = mapped_column(String(10))
+    # The template, not the concrete path: groups calls and keeps keys out of the log.
+    path: Mapped[str] = mapped_column(String(500))
+    http_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[InteractionOutcome] = mapped_column(_enum(InteractionOutcome))
+    error: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    # Rate-limit headroom the tracker reported with this answer, if any.
+    rate_limit_remaining: Mapped[int | None] = mapped_column(Integer, nullable=True)
