@@ -163,7 +163,11 @@ def test_search_jql_pages_with_next_page_token(jira: Served, auth: dict[str, str
     token = None
     pages = 0
     while True:
-        params: dict[str, str | int] = {"jql": "project = OPS ORDER BY key ASC", "maxResults": 2, "fields": "summary,status"}
+        params: dict[str, str | int] = {
+            "jql": "project = OPS ORDER BY key ASC",
+            "maxResults": 2,
+            "fields": "summary,status",
+        }
         if token:
             params["nextPageToken"] = token
         page = jira.http.get(f"{API}/search/jql", params=params, headers=auth).json()
