@@ -1,0 +1,70 @@
+"""End to end: the real sentry-sdk, unchanged, sends a raised exception to a running Conduit."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Literal
+
+import pytest
+import sentry_sdk
+from sentry_sdk.utils import event_from_exception
+
+from conduit.db.models import Issue
+from conduit.runtime import Runtime
+from tests.conftest import LiveServer, Tenant
+from tests.ingest.helpers import events_of, issues_of
+
+
+def divide(a: int, b: int) -> float:
+    return a / b
+
+
+def checkout(total: int) -> float:
+    return divide(total, 0)
+
+
+async def wait_for_issue(runtime: Runtime, project_id: int, deadline_s: float = 10.0) -> Issue:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        issues = await issues_of(runtime, project_id)
+        if issues:
+            return issues[0]
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no issue reached project {project_id} within {deadline_s}s")
+
+
+@pytest.mark.parametrize("compression", ["br", "gzip"])
+async def test_real_sdk_exception_becomes_an_issue(
+    live_server: LiveServer, tenant: Tenant, runtime: Runtime, compression: Literal["br", "gzip"]
+) -> None:
+    host = live_server.url.split("://", 1)[1]
+    dsn = f"http://{tenant.public_key}@{host}/{tenant.project_id}"
+    # A client of our own, never bound to the global hub, so other tests see no SDK at all.
+    client = sentry_sdk.Client(
+        dsn,
+        default_integrations=False,
+        release="shop@1.0.0",
+        environment="test",
+        _experiments={"transport_compression_algo": compression},
+    )
+    assert client.transport is not None
+    assert client.transport._compression_algo == compression  # type: ignore[attr-defined]
+    try:
+        checkout(10)
+    except ZeroDivisionError as exc:
+        event, hint = event_from_exception(exc, client_options=client.options)
+    event_id = client.capture_event(event, hint)
+    assert event_id is not None
+    # flush() returns once the transport has handed the envelope over, not necessarily once it is stored.
+    await asyncio.to_thread(client.flush, 10)
+    await asyncio.to_thread(client.close, 10)
+
+    issue = await wait_for_issue(runtime, tenant.project_id)
+    assert issue.title == "ZeroDivisionError: division by zero"
+    assert issue.culprit.endswith(" in divide")
+    [stored] = await events_of(runtime, tenant.project_id)
+    assert stored.event_id == event_id
+    assert (stored.release, stored.environment, stored.platform) == ("shop@1.0.0", "test", "python")
+    frames = stored.data["exception"]["values"][-1]["stacktrace"]["frames"]
+    assert [f["function"] for f in frames[-2:]] == ["checkout", "divide"]
