@@ -177,3 +177,17 @@ def test_search_issues(github: Served, auth: dict[str, str]) -> None:
         "/api/v3/search/issues", params={"q": "repo:acme/widgets weird:thing"}, headers=auth
     )
     assert bad.status_code == 422 and "weird:thing" in bad.json()["errors"][0]["message"]
+
+
+def test_search_users_by_public_email(github: Served, auth: dict[str, str]) -> None:
+    github.control("POST", "/users", json={"login": "shy", "email": "shy@example.com", "public_email": False})
+
+    def logins(q: str) -> list[str]:
+        reply = github.http.get("/api/v3/search/users", params={"q": q}, headers=auth)
+        assert reply.status_code == 200, reply.text
+        return [u["login"] for u in reply.json()["items"]]
+
+    assert logins("hubot@example.com in:email") == ["hubot"]
+    assert logins("shy@example.com in:email") == []
+    assert logins("example.com in:email") == []
+    assert logins("mona in:login") == ["monalisa"]

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from conduit.sandbox.core import ApiError, api_json
+from conduit.sandbox.github.model import User
 from conduit.sandbox.github.pages import paginate
 from conduit.sandbox.github.sandbox import GitHubSandbox
 from conduit.sandbox.github.search import matches_query, parse_query
@@ -308,6 +309,31 @@ async def search_issues(request: Request, sb: GitHubSandbox, login: str) -> Resp
         return JSONResponse(body, headers=link)
 
 
+async def search_users(request: Request, sb: GitHubSandbox, login: str) -> Response:
+    """`q` words match a login or name (substring) or a public email (whole); `in:` narrows where."""
+    q = request.query_params.get("q", "")
+    terms = [t.lower() for t in q.split() if ":" not in t]
+    where = {t.split(":", 1)[1] for t in q.split() if t.startswith("in:")} or {"login", "name", "email"}
+    if not terms:
+        raise ApiError(
+            422, "Validation Failed", errors=[{"resource": "Search", "field": "q", "code": "missing"}]
+        )
+
+    def hit(term: str, user: User) -> bool:
+        return (
+            ("login" in where and term in user.login.lower())
+            or ("name" in where and term in (user.name or "").lower())
+            or ("email" in where and user.public_email and term == (user.email or "").lower())
+        )
+
+    with sb.lock:
+        found = [u for u in sb.users.values() if all(hit(t, u) for t in terms)]
+        page, link = paginate(request, found)
+        items = [sb.render.user(u.login) for u in page]
+        body = {"total_count": len(found), "incomplete_results": False, "items": items}
+        return JSONResponse(body, headers=link)
+
+
 async def create_comment(request: Request, sb: GitHubSandbox, login: str) -> Response:
     data = await body_object(request)
     body = data.get("body")
@@ -407,6 +433,7 @@ def routes() -> list[BaseRoute]:
                 Route("/user", rest(get_user), methods=["GET"], name="user.get"),
                 Route("/rate_limit", rest(get_rate_limit), methods=["GET"], name="rate_limit.get"),
                 Route("/search/issues", rest(search_issues), methods=["GET"], name="search.issues"),
+                Route("/search/users", rest(search_users), methods=["GET"], name="search.users"),
                 Route(
                     "/applications/{client_id}/token", revoke_token, methods=["DELETE"], name="oauth.revoke"
                 ),

@@ -28,7 +28,12 @@ def sandbox_of(request: Request) -> GitHubSandbox:
 
 async def add_user(request: Request) -> Response:
     sb, data = sandbox_of(request), await control_json(request)
-    user = sb.add_user(req(data, "login", str), opt(data, "name", str), opt(data, "email", str))
+    user = sb.add_user(
+        req(data, "login", str),
+        opt(data, "name", str),
+        opt(data, "email", str),
+        bool(opt(data, "public_email", bool, True)),
+    )
     return JSONResponse(sb.render.user(user.login, full=True), 201)
 
 

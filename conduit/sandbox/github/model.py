@@ -18,6 +18,8 @@ class User:
     login: str
     name: str | None = None
     email: str | None = None
+    # A private email is not shown and not found by user search, as on GitHub.
+    public_email: bool = True
 
 
 @dataclass
@@ -108,7 +110,7 @@ class Render:
             "site_admin": False,
         }
         if full:
-            data.update({"name": u.name, "email": u.email})
+            data.update({"name": u.name, "email": u.email if u.public_email else None})
         return data
 
     def repo(self, repo: Repo) -> dict[str, Any]:

@@ -115,14 +115,18 @@ class GitHubSandbox(Sandbox):
             }
 
     # -- directory -----------------------------------------------------------------------------------
-    def add_user(self, login: str, name: str | None = None, email: str | None = None) -> User:
+    def add_user(
+        self, login: str, name: str | None = None, email: str | None = None, public_email: bool = True
+    ) -> User:
+        """Create a user, or update the name and email of an existing one (its id stays)."""
         with self.lock:
             user = self.users.get(login)
             if user is None:
-                user = User(
-                    self.ids.next("user"), login, name or login.title(), email or f"{login}@example.com"
-                )
+                user = User(self.ids.next("user"), login, login.title(), f"{login}@example.com")
                 self.users[login] = user
+            user.name = name or user.name
+            user.email = email or user.email
+            user.public_email = public_email
             return user
 
     def add_repo(self, full_name: str, private: bool = False, collaborators: list[str] | None = None) -> Repo:
