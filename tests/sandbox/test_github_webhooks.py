@@ -132,3 +132,10 @@ def test_form_content_type_signs_the_form_body(github: Served, receiver: Receive
     assert received.headers["content-type"] == "application/x-www-form-urlencoded"
     expected = "sha256=" + hmac.new(SECRET.encode(), received.body, hashlib.sha256).hexdigest()
     assert received.headers["x-hub-signature-256"] == expected and received.body.startswith(b"payload=")
+
+
+def test_deliveries_can_be_rewritten_to_another_receiver(github: Served, receiver: Receiver) -> None:
+    github.control("PUT", "/webhooks/config", json={"rewrite_to": receiver.url + "/elsewhere"})
+    github.control("POST", "/repos/acme/widgets/hooks", json={"url": "http://unreachable.invalid/hook"})
+    ping = receiver.wait_for(1)[0]
+    assert ping.path == "/elsewhere" and ping.headers["x-github-event"] == "ping"
