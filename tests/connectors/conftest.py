@@ -111,11 +111,11 @@ def jira_tracker() -> Iterator[Tracker]:
 
 @pytest.fixture(params=sorted(CONNECTORS))
 def tracker(request: pytest.FixtureRequest) -> Tracker:
-    return request.getfixturevalue(f"{request.param}_tracker")  # type: ignore[no-any-return]
+    return request.getfixturevalue(f"{request.param}_tracker")
 
 
-def make_connectors(runtime: Runtime, *trackers: Tracker) -> Connectors:
-    return Connectors(runtime, clients={t.key: t.client for t in trackers}, timeout=CLIENT_TIMEOUT)
+def make_connectors(runtime: Runtime, *trackers: Tracker, timeout: float = CLIENT_TIMEOUT) -> Connectors:
+    return Connectors(runtime, clients={t.key: t.client for t in trackers}, timeout=timeout)
 
 
 @pytest.fixture
@@ -156,7 +156,9 @@ async def install(
         installation_id, query["code"][0], REDIRECT_URI, request.code_verifier
     )
     assert account is not None, await status_of(runtime, installation_id)
-    return Installed(installation_id, tenant.organization_id, await connectors.connector(installation_id), request.url)
+    return Installed(
+        installation_id, tenant.organization_id, await connectors.connector(installation_id), request.url
+    )
 
 
 async def status_of(runtime: Runtime, installation_id: int) -> Installation:
@@ -168,7 +170,9 @@ async def status_of(runtime: Runtime, installation_id: int) -> Installation:
 
 async def interactions(runtime: Runtime, installation_id: int) -> list[Interaction]:
     async with runtime.sessions() as session:
-        stmt = select(Interaction).where(Interaction.installation_id == installation_id).order_by(Interaction.id)
+        stmt = (
+            select(Interaction).where(Interaction.installation_id == installation_id).order_by(Interaction.id)
+        )
         return list((await session.execute(stmt)).scalars())
 
 

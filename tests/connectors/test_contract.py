@@ -24,7 +24,9 @@ DRAFT = TicketDraft(
 )
 
 
-async def test_install_through_oauth(runtime: Runtime, connectors: Connectors, tracker: Tracker, tenant: Tenant) -> None:
+async def test_install_through_oauth(
+    runtime: Runtime, connectors: Connectors, tracker: Tracker, tenant: Tenant
+) -> None:
     installed = await install(runtime, connectors, tracker, tenant)
     row = await status_of(runtime, installed.installation_id)
     assert row.status is InstallationStatus.ACTIVE
@@ -40,7 +42,9 @@ async def test_install_through_oauth(runtime: Runtime, connectors: Connectors, t
         assert query["code_challenge_method"] == ["S256"]
 
 
-async def test_pkce_verifier_is_required(runtime: Runtime, connectors: Connectors, github_tracker: Tracker, tenant: Tenant) -> None:
+async def test_pkce_verifier_is_required(
+    runtime: Runtime, connectors: Connectors, github_tracker: Tracker, tenant: Tenant
+) -> None:
     installed = await install(runtime, connectors, github_tracker, tenant)
     request = connectors.authorization_request("github", github_tracker.url, REDIRECT_URI)
     async with httpx.AsyncClient() as browser:
@@ -51,7 +55,9 @@ async def test_pkce_verifier_is_required(runtime: Runtime, connectors: Connector
     assert "code_verifier" in caught.value.message
 
 
-async def test_ticket_lifecycle(runtime: Runtime, connectors: Connectors, tracker: Tracker, tenant: Tenant) -> None:
+async def test_ticket_lifecycle(
+    runtime: Runtime, connectors: Connectors, tracker: Tracker, tenant: Tenant
+) -> None:
     connector = (await install(runtime, connectors, tracker, tenant)).connector
 
     created = await connector.create_ticket(tracker.scope, DRAFT)
@@ -76,7 +82,9 @@ async def test_ticket_lifecycle(runtime: Runtime, connectors: Connectors, tracke
     assert list(many) == [created.key]
 
 
-async def test_assign_by_email(runtime: Runtime, connectors: Connectors, tracker: Tracker, tenant: Tenant) -> None:
+async def test_assign_by_email(
+    runtime: Runtime, connectors: Connectors, tracker: Tracker, tenant: Tenant
+) -> None:
     connector = (await install(runtime, connectors, tracker, tenant)).connector
     created = await connector.create_ticket(tracker.scope, DRAFT)
     if tracker.key == "github" and not await _sandbox_searches_users(tracker):

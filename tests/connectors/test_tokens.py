@@ -1,0 +1,142 @@
+"""Token refresh: before expiry, once for many callers, keeping what a reply leaves out."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from conduit.connectors import Connectors, TicketDraft
+from conduit.connectors.catalog import GITHUB, JIRA
+from conduit.connectors.oauth import GrantRefused
+from conduit.connectors.records import TokenSet
+from conduit.db.base import utcnow
+from conduit.db.models import Installation, InstallationStatus
+from conduit.runtime import Runtime
+from tests.conftest import Tenant
+from tests.connectors.conftest import Tracker, install, interactions, make_connectors, status_of
+
+DRAFT = TicketDraft(title="TimeoutError", summary="", issue_url="http://testserver/issues/9")
+CALLERS = 100
+
+
+async def _expire(runtime: Runtime, tracker: Tracker, installation_id: int) -> int:
+    """End the access token at the tracker and make the stored one due; returns the stored version."""
+    row = await status_of(runtime, installation_id)
+    assert row.access_token_enc is not None
+    await tracker.expire(runtime.secrets.decrypt(row.access_token_enc))
+    async with runtime.sessions() as session:
+        await session.execute(
+            update(Installation)
+            .where(Installation.id == installation_id)
+            .values(token_expires_at=utcnow() - timedelta(seconds=1))
+        )
+        await session.commit()
+    return row.credentials_version
+
+
+async def _token_calls(tracker: Tracker) -> int:
+    return int((await tracker.calls())["by_route"].get("oauth.token", 0))
+
+
+async def test_concurrent_callers_share_one_refresh(
+    runtime: Runtime, connectors: Connectors, tracker: Tracker, tenant: Tenant
+) -> None:
+    connector = (await install(runtime, connectors, tracker, tenant)).connector
+    key = (await connector.create_ticket(tracker.scope, DRAFT)).key
+    installation_id = connector.api.target.installation_id
+    version = await _expire(runtime, tracker, installation_id)
+    await tracker.clear_calls()
+
+    results = await asyncio.gather(*(connector.get_ticket(key) for _ in range(CALLERS)))
+
+    assert [r.key for r in results] == [key] * CALLERS
+    assert await _token_calls(tracker) == 1
+    row = await status_of(runtime, installation_id)
+    assert row.credentials_version == version + 1
+    assert row.token_expires_at is not None and row.token_expires_at > utcnow()
+
+
+async def test_processes_share_one_refresh(
+    runtime: Runtime, jira_tracker: Tracker, tenant: Tenant, database_url: str
+) -> None:
+    """Several services (as in several worker processes) on PostgreSQL: the row lock collapses them.
+
+    Run against Jira, whose rotated refresh tokens make a second refresh revoke the whole grant.
+    """
+    tracker = jira_tracker
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite deployments run one process; the in-process single flight covers them")
+    services = [make_connectors(runtime, tracker) for _ in range(4)]
+    try:
+        first = (await install(runtime, services[0], tracker, tenant)).connector
+        key = (await first.create_ticket(tracker.scope, DRAFT)).key
+        installation_id = first.api.target.installation_id
+        await _expire(runtime, tracker, installation_id)
+        await tracker.clear_calls()
+        connectors = [await s.connector(installation_id) for s in services]
+        results = await asyncio.gather(*(c.get_ticket(key) for c in connectors for _ in range(CALLERS // 4)))
+        assert len(results) == CALLERS
+        assert await _token_calls(tracker) == 1
+    finally:
+        for service in services:
+            await service.aclose()
+
+
+async def test_refused_token_is_refreshed_once_and_retried(
+    runtime: Runtime, connectors: Connectors, tracker: Tracker, tenant: Tenant
+) -> None:
+    connector = (await install(runtime, connectors, tracker, tenant)).connector
+    key = (await connector.create_ticket(tracker.scope, DRAFT)).key
+    installation_id = connector.api.target.installation_id
+    row = await status_of(runtime, installation_id)
+    assert row.access_token_enc is not None
+    # The tracker ended the token early; the stored expiry still says it is good.
+    await tracker.expire(runtime.secrets.decrypt(row.access_token_enc))
+
+    assert (await connector.get_ticket(key)).key == key
+    gets = [
+        r.http_status for r in await interactions(runtime, installation_id) if r.operation == "ticket.get"
+    ]
+    assert gets[-2:] == [401, 200]
+    assert (await status_of(runtime, installation_id)).status is InstallationStatus.ACTIVE
+
+
+def test_reply_without_refresh_token_keeps_the_old_one(runtime: Runtime, connectors: Connectors) -> None:
+    values = connectors.credentials.token_values(JIRA, TokenSet("new-access", None, 3600), "old-refresh")
+    assert runtime.secrets.decrypt(str(values["refresh_token_enc"])) == "old-refresh"
+    assert runtime.secrets.decrypt(str(values["access_token_enc"])) == "new-access"
+
+
+def test_reply_without_expires_in_gets_the_default_lifetime(connectors: Connectors) -> None:
+    values = connectors.credentials.token_values(JIRA, TokenSet("a", "r", None), None)
+    expires = values["token_expires_at"]
+    assert expires is not None
+    lifetime = (expires - utcnow()).total_seconds()  # type: ignore[operator]
+    assert JIRA.refresh.default_lifetime - 60 < lifetime <= JIRA.refresh.default_lifetime  # type: ignore[operator]
+    # A token with nothing to refresh it (a GitHub OAuth App token) is good until revoked.
+    assert (
+        connectors.credentials.token_values(GITHUB, TokenSet("a", None, None), None)["token_expires_at"]
+        is None
+    )
+
+
+async def test_invalid_grant_after_rotation_uses_the_stored_token(
+    runtime: Runtime, connectors: Connectors, tracker: Tracker, tenant: Tenant
+) -> None:
+    """A refresh refused because another process already rotated the token is not a revocation."""
+    connector = (await install(runtime, connectors, tracker, tenant)).connector
+    installation_id = connector.api.target.installation_id
+    await _expire(runtime, tracker, installation_id)
+    stale = await connectors.credentials.load(installation_id)
+    # Meanwhile "another process" refreshes (rotating the refresh token).
+    fresh = await connectors.credentials.access_token(installation_id)
+    assert fresh != stale.access_token
+
+    refusal = GrantRefused("The refresh token was already used.", "invalid_grant", status=403)
+    token = await connectors.credentials._after_refusal(stale, refusal)
+
+    assert token == fresh
+    assert (await status_of(runtime, installation_id)).status is InstallationStatus.ACTIVE
