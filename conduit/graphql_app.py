@@ -95,8 +95,9 @@ class ConduitGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         return await self.build_context(request)
 
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+    def encode_json(self, data: object) -> str:
+        # Used for WebSocket messages, which graphql-transport-ws requires to be text frames.
+        return orjson.dumps(data).decode()
 
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)

@@ -11,7 +11,7 @@ import strawberry
 from graphql import GraphQLError
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from conduit.graphql_app import ConduitGraphQL
 from conduit.schema import guards
@@ -118,7 +118,7 @@ def tiny_app(env: str = "test") -> Starlette:
         graphql_ide=None if settings.is_production else "graphiql",
         max_body_bytes=64 * 1024,
     )
-    return Starlette(routes=[Route("/graphql", view)])
+    return Starlette(routes=[Route("/graphql", view), WebSocketRoute("/graphql", view)])
 
 
 @pytest.fixture(scope="module")
