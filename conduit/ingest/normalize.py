@@ -182,6 +182,41 @@ def _message(payload: dict[str, Any]) -> tuple[str, str | None]:
     return "", None
 
 
+_FRAME_SCALARS = (
+    "function",
+    "module",
+    "filename",
+    "abs_path",
+    "lineno",
+    "colno",
+    "in_app",
+    "context_line",
+    "package",
+    "platform",
+)
+_FRAME_CONTEXT_LINES = 5
+
+
+def _readable_frame(f: dict[str, Any]) -> dict[str, Any]:
+    # Frames are the bulk of an event: scalars are copied directly and only `vars` is walked in depth.
+    out: dict[str, Any] = {}
+    for k in _FRAME_SCALARS:
+        v = f.get(k)
+        if isinstance(v, str):
+            out[k] = trim.text(v, 512)
+        elif isinstance(v, bool | int | float):
+            out[k] = v
+    for k in ("pre_context", "post_context"):
+        lines = f.get(k)
+        if isinstance(lines, list):
+            # The lines nearest the failing one: the end of pre_context, the start of post_context.
+            near = lines[-_FRAME_CONTEXT_LINES:] if k == "pre_context" else lines[:_FRAME_CONTEXT_LINES]
+            out[k] = [trim.text(x, 512) for x in near if isinstance(x, str)]
+    if isinstance(f.get("vars"), dict):
+        out["vars"] = trim.value(f["vars"], depth=3, string=256, items=20)
+    return out
+
+
 def _frames(raw: object) -> tuple[tuple[Frame, ...], list[dict[str, Any]]]:
     """Typed frames for grouping, plus a trimmed copy of each frame for people to read."""
     frames_raw = raw.get("frames") if isinstance(raw, dict) else None
@@ -205,26 +240,7 @@ def _frames(raw: object) -> tuple[tuple[Frame, ...], list[dict[str, Any]]]:
                 in_app=in_app if isinstance(in_app, bool) else None,
             )
         )
-        readable = {
-            k: f[k]
-            for k in (
-                "function",
-                "module",
-                "filename",
-                "abs_path",
-                "lineno",
-                "colno",
-                "in_app",
-                "context_line",
-                "pre_context",
-                "post_context",
-                "vars",
-                "package",
-                "platform",
-            )
-            if k in f
-        }
-        kept.append(trim.value(readable, depth=4, string=512, items=20))
+        kept.append(_readable_frame(f))
     return tuple(typed), kept
 
 

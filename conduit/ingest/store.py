@@ -70,15 +70,6 @@ async def _update_issue(
 ) -> tuple[int | None, bool]:
     """Count the event on the existing issue; (issue id, whether a resolved issue regressed)."""
     same = (Issue.project_id == owner.project_id, Issue.fingerprint == fingerprint)
-    # Conditional on the status in the WHERE clause, so of two concurrent events only one reopens it.
-    reopen = (
-        update(Issue)
-        .where(*same, Issue.status == IssueStatus.RESOLVED)
-        .values(status=IssueStatus.UNRESOLVED, resolved_at=None)
-        .returning(Issue.id)
-        .execution_options(synchronize_session=False)
-    )
-    regressed = (await session.execute(reopen)).scalar_one_or_none() is not None
     ts = literal(event.timestamp, UTCDateTime())
     count = (
         update(Issue)
@@ -88,10 +79,23 @@ async def _update_issue(
             last_seen=case((Issue.last_seen < ts, ts), else_=Issue.last_seen),
             first_seen=case((Issue.first_seen > ts, ts), else_=Issue.first_seen),
         )
+        .returning(Issue.id, Issue.status)
+        .execution_options(synchronize_session=False)
+    )
+    row = (await session.execute(count)).one_or_none()
+    if row is None:
+        return None, False
+    if row.status != IssueStatus.RESOLVED:
+        return row.id, False
+    # The status is in the WHERE clause, so of two concurrent events only one reopens the issue.
+    reopen = (
+        update(Issue)
+        .where(Issue.id == row.id, Issue.status == IssueStatus.RESOLVED)
+        .values(status=IssueStatus.UNRESOLVED, resolved_at=None)
         .returning(Issue.id)
         .execution_options(synchronize_session=False)
     )
-    return (await session.execute(count)).scalar_one_or_none(), regressed
+    return row.id, (await session.execute(reopen)).scalar_one_or_none() is not None
 
 
 async def _insert_event(

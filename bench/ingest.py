@@ -1,0 +1,223 @@
+"""Ingest throughput: Conduit's envelope endpoint vs a bare Starlette endpoint, same database, one run.
+
+Both apps run in this process behind httpx's ASGI transport (no sockets, so the figure is the server's
+own cost). The bare endpoint is the floor of what storing an event costs: gunzip, parse the event JSON,
+insert one Event row into a pre-made issue, commit. Conduit's endpoint adds what a real event pays for:
+DSN key check, limited incremental decompression, envelope parsing, normalization, grouping, the issue
+upsert and two outbox rows. A third figure is the CPU-only pipeline (decode, parse, normalize,
+fingerprint) without HTTP or database. Rounds alternate so drift hits both sides equally.
+
+    .venv/bin/python bench/ingest.py                       # SQLite
+    .venv/bin/python bench/ingest.py --database postgresql # a throwaway PostgreSQL database
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import secrets
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import asyncpg
+import httpx
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from conduit.app import create_app
+from conduit.bootstrap import bootstrap
+from conduit.db.base import utcnow
+from conduit.db.migrate import upgrade_async
+from conduit.db.models import Event, Issue
+from conduit.ingest import envelope, grouping
+from conduit.ingest.decompress import decode
+from conduit.ingest.jsonbody import parse_object
+from conduit.ingest.normalize import normalize
+from conduit.runtime import Runtime
+from conduit.settings import Settings
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def make_body(public_key: str, project_id: int) -> bytes:
+    event_id = uuid.uuid4().hex
+    frames = [
+        {
+            "module": f"app.layer{i}",
+            "function": f"step{i}",
+            "filename": f"app/layer{i}.py",
+            "lineno": 10 + i,
+            "in_app": i > 3,
+            "context_line": "    return compute(x)",
+            "vars": {"x": "42", "user": "{'id': 7}"},
+        }
+        for i in range(15)
+    ]
+    event = {
+        "event_id": event_id,
+        "timestamp": time.time(),
+        "platform": "python",
+        "level": "error",
+        "release": "shop@1.4.2",
+        "environment": "production",
+        "tags": {"region": "eu-west-1", "customer": "acme"},
+        "exception": {
+            "values": [
+                {"type": "ZeroDivisionError", "value": "division by zero", "stacktrace": {"frames": frames}}
+            ]
+        },
+        "contexts": {"runtime": {"name": "CPython", "version": "3.11.7"}, "os": {"name": "Linux"}},
+        "breadcrumbs": {"values": [{"category": "http", "message": f"GET /api/{i}"} for i in range(20)]},
+    }
+    payload = orjson.dumps(event)
+    header = {"event_id": event_id, "dsn": f"http://{public_key}@localhost/{project_id}", "sent_at": "now"}
+    body = b"\n".join(
+        [orjson.dumps(header), orjson.dumps({"type": "event", "length": len(payload)}), payload]
+    )
+    return gzip.compress(body + b"\n")
+
+
+def bare_app(runtime: Runtime, organization_id: int, project_id: int, issue_id: int) -> Starlette:
+    async def store(request: Request) -> JSONResponse:
+        body = gzip.decompress(await request.body())
+        _, _, payload = body.split(b"\n", 2)
+        event = orjson.loads(payload)
+        now = utcnow()
+        async with runtime.sessions() as session:
+            session.add(
+                Event(
+                    organization_id=organization_id,
+                    project_id=project_id,
+                    issue_id=issue_id,
+                    event_id=event["event_id"],
+                    timestamp=now,
+                    received_at=now,
+                    message="",
+                    tags=event.get("tags", {}),
+                    data={"exception": event["exception"]},
+                )
+            )
+            await session.commit()
+        return JSONResponse({"id": event["event_id"]})
+
+    return Starlette(routes=[Route("/api/{project_id}/envelope/", store, methods=["POST"])])
+
+
+async def rate(post: Callable[[bytes], Awaitable[int]], bodies: list[bytes], concurrency: int) -> float:
+    queue = iter(bodies)
+
+    async def worker() -> None:
+        for body in queue:
+            status = await post(body)
+            if status != 200:
+                raise RuntimeError(f"request failed with {status}")
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return len(bodies) / (time.perf_counter() - start)
+
+
+def pipeline_rate(bodies: list[bytes]) -> float:
+    start = time.perf_counter()
+    for body in bodies:
+        env = envelope.parse(decode(body, "gzip", 10 * 1024 * 1024))
+        event = normalize(parse_object(env.items[0].payload, "event payload"), utcnow())
+        grouping.fingerprint(event)
+    return len(bodies) / (time.perf_counter() - start)
+
+
+@asynccontextmanager
+async def database(kind: str, tmp: Path) -> AsyncIterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
+        return
+    name = f"conduit_bench_{secrets.token_hex(3)}"
+    admin = await asyncpg.connect(PG_ADMIN)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def main(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        async with database(args.database, Path(tmp)) as url:
+            await upgrade_async(url)
+            settings = Settings(env="test", database_url=url, data_dir=Path(tmp), secret_key="b" * 40)
+            runtime = Runtime.create(settings)
+            async with runtime.sessions() as session:
+                boot = await bootstrap(session, "bench", "bench", "http://localhost")
+                now = utcnow()
+                issue = Issue(
+                    organization_id=boot.organization_id,
+                    project_id=boot.project_id,
+                    fingerprint="0" * 64,
+                    title="bare",
+                    first_seen=now,
+                    last_seen=now,
+                )
+                session.add(issue)
+                await session.commit()
+            public_key = boot.dsn.split("://", 1)[1].split("@", 1)[0]
+            url_path = f"/api/{boot.project_id}/envelope/"
+            headers = {
+                "X-Sentry-Auth": f"Sentry sentry_key={public_key}, sentry_version=7",
+                "Content-Encoding": "gzip",
+            }
+            apps = {
+                "conduit": create_app(runtime=runtime),
+                "bare": bare_app(runtime, boot.organization_id, boot.project_id, issue.id),
+            }
+            clients = {
+                name: httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench")
+                for name, app in apps.items()
+            }
+
+            def poster(client: httpx.AsyncClient) -> Callable[[bytes], Awaitable[int]]:
+                async def post(body: bytes) -> int:
+                    return (await client.post(url_path, content=body, headers=headers)).status_code
+
+                return post
+
+            # Warm both paths (connection pools, caches) before measuring.
+            for client in clients.values():
+                await rate(poster(client), [make_body(public_key, boot.project_id) for _ in range(50)], 4)
+            results: dict[str, list[float]] = {"conduit": [], "bare": []}
+            for _ in range(args.rounds):
+                for name, client in clients.items():
+                    bodies = [make_body(public_key, boot.project_id) for _ in range(args.events)]
+                    results[name].append(await rate(poster(client), bodies, args.concurrency))
+            cpu = pipeline_rate([make_body(public_key, boot.project_id) for _ in range(args.events)])
+            for client in clients.values():
+                await client.aclose()
+            await runtime.close()
+
+    conduit, bare = max(results["conduit"]), max(results["bare"])
+    print(
+        f"database: {args.database}, {args.events} events x {args.rounds} rounds, concurrency {args.concurrency}"
+    )
+    print(f"conduit envelope endpoint : {conduit:8.0f} events/s (best round)")
+    print(f"bare starlette insert     : {bare:8.0f} events/s (best round)")
+    print(f"ratio conduit / bare      : {conduit / bare:8.2f}")
+    print(f"cpu-only pipeline         : {cpu:8.0f} events/s (decode, parse, normalize, fingerprint)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--events", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=8)
+    asyncio.run(main(parser.parse_args()))
