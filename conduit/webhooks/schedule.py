@@ -19,6 +19,9 @@ MIN_TIMEOUT = 1.0
 MAX_TIMEOUT = 30.0
 
 THROTTLE_STATUSES = frozenset({429, 502, 504})
+# How long an endpoint that asked us to slow down gets no deliveries at all, when it did not say.
+DEFAULT_PAUSE = 5.0
+MAX_PAUSE = 600.0
 GONE = 410
 
 
@@ -84,6 +87,17 @@ def next_delay(
     if retry_after is not None:
         delay = min(max(retry_after, base), 2 * base)
     return delay
+
+
+def pause_for(retry_after: float | None) -> float:
+    """How long to hold every delivery to an endpoint that answered 429/502/504.
+
+    Its Retry-After is honoured up to ten minutes; beyond that the retry schedule of each delivery
+    takes over, so one header cannot silence an endpoint for days.
+    """
+    if retry_after is None:
+        return DEFAULT_PAUSE
+    return min(max(retry_after, 1.0), MAX_PAUSE)
 
 
 def validate_timeout(seconds: float) -> float:

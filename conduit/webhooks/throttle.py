@@ -58,8 +58,11 @@ class Wait:
     reason: str  # "rate", "in_flight" or "paused": for logs and the delivery log
 
 
+DEFAULT_LIMITS = Limits()
+
+
 class Throttle(Protocol):
-    async def acquire(self, endpoint_id: str, limits: Limits) -> Permit | Wait: ...
+    async def acquire(self, endpoint_id: str, limits: Limits = DEFAULT_LIMITS) -> Permit | Wait: ...
 
     async def release(self, permit: Permit) -> None: ...
 
@@ -121,7 +124,7 @@ class RedisThrottle:
         base = f"{self.prefix}:{{{endpoint_id}}}"
         return [f"{base}:rate", f"{base}:flight", f"{base}:pause"]
 
-    async def acquire(self, endpoint_id: str, limits: Limits) -> Permit | Wait:
+    async def acquire(self, endpoint_id: str, limits: Limits = DEFAULT_LIMITS) -> Permit | Wait:
         _check_id(endpoint_id)
         token = uuid.uuid4().hex
         args: list[str | int] = [
@@ -168,7 +171,7 @@ class LocalThrottle:
         self._clock = clock
         self._endpoints: dict[str, _EndpointState] = {}
 
-    async def acquire(self, endpoint_id: str, limits: Limits) -> Permit | Wait:
+    async def acquire(self, endpoint_id: str, limits: Limits = DEFAULT_LIMITS) -> Permit | Wait:
         _check_id(endpoint_id)
         now = self._clock()
         state = self._endpoints.setdefault(endpoint_id, _EndpointState())

@@ -105,3 +105,10 @@ def test_timeouts() -> None:
 def test_attempt_numbers_start_at_one() -> None:
     with pytest.raises(ValueError, match="start at 1"):
         schedule.next_delay(0)
+
+
+def test_pause_after_a_slow_down_answer() -> None:
+    assert schedule.pause_for(None) == schedule.DEFAULT_PAUSE
+    assert schedule.pause_for(0) == 1
+    assert schedule.pause_for(120) == 120
+    assert schedule.pause_for(86_400) == schedule.MAX_PAUSE
