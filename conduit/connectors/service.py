@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import secrets as random_secrets
 
 import httpx
@@ -26,8 +25,6 @@ from conduit.connectors.tokens import Credentials
 from conduit.db.models import Installation, InstallationStatus
 from conduit.runtime import Runtime
 from conduit.settings import Settings
-
-log = logging.getLogger("conduit.connectors")
 
 EXTRAS_KEY = "connectors"
 

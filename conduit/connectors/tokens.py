@@ -11,7 +11,6 @@ write where no row lock exists (SQLite, which runs as one process anyway).
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,10 +26,7 @@ from conduit.connectors.oauth import ClientCredentials, GrantRefused, OAuthClien
 from conduit.connectors.records import TokenSet
 from conduit.db.base import utcnow
 from conduit.db.models import Installation, InstallationStatus
-from conduit.events.catalog import EVENT_TYPES
 from conduit.events.emit import emit
-
-log = logging.getLogger("conduit.connectors.tokens")
 
 FAILED_EVENT = "installation.failed"
 
@@ -249,14 +245,7 @@ class Credentials:
                 "status": InstallationStatus.REVOKED.value,
                 "reason": reason,
             }
-            if FAILED_EVENT in EVENT_TYPES:
-                emit(session, FAILED_EVENT, stored.target.organization_id, data)
-            else:
-                log.warning(
-                    "event %s is not in the catalog; installation %s revoked without it",
-                    FAILED_EVENT,
-                    stored.target.installation_id,
-                )
+            emit(session, FAILED_EVENT, stored.target.organization_id, data)
         await session.commit()
 
 
