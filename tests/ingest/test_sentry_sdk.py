@@ -6,12 +6,14 @@ import asyncio
 import time
 from typing import Any, Literal, cast
 
+import httpx
 import pytest
 import sentry_sdk
 from sentry_sdk.utils import event_from_exception
 
 from conduit.db.models import Issue
 from conduit.runtime import Runtime
+from conduit.schema import ids
 from tests.conftest import LiveServer, Tenant
 from tests.ingest.helpers import events_of, issues_of
 
@@ -69,3 +71,18 @@ async def test_real_sdk_exception_becomes_an_issue(
     assert (stored.release, stored.environment, stored.platform) == ("shop@1.0.0", "test", "python")
     frames = stored.data["exception"]["values"][-1]["stacktrace"]["frames"]
     assert [f["function"] for f in frames[-2:]] == ["checkout", "divide"]
+
+    # And a person finds it through the API, over the same running server.
+    query = """query($id: ID!) { project(id: $id) { issues(first: 5) { nodes { title count status
+        latestEvent { eventId release stacktrace { function } } } } } }"""
+    async with httpx.AsyncClient(base_url=live_server.url, headers=tenant.auth, timeout=10) as http:
+        r = await http.post(
+            "/graphql", json={"query": query, "variables": {"id": ids.encode("Project", tenant.project_id)}}
+        )
+    assert r.status_code == 200, r.text
+    [node] = r.json()["data"]["project"]["issues"]["nodes"]
+    assert node["title"] == "ZeroDivisionError: division by zero"
+    assert (node["count"], node["status"]) == (1, "UNRESOLVED")
+    assert node["latestEvent"]["eventId"] == event_id
+    assert node["latestEvent"]["release"] == "shop@1.0.0"
+    assert [f["function"] for f in node["latestEvent"]["stacktrace"]][-2:] == ["checkout", "divide"]
