@@ -200,8 +200,14 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        async with asyncio.timeout(timeout):
-            addresses = await check_host(host, port, allow_private=self.allow_private, resolver=self.resolver)
+        try:
+            async with asyncio.timeout(timeout):
+                addresses = await check_host(
+                    host, port, allow_private=self.allow_private, resolver=self.resolver
+                )
+        except TimeoutError:
+            # Surfaces as httpx.ConnectTimeout, like a slow connect would.
+            raise httpcore.ConnectTimeout(f"resolving {host} took longer than {timeout} s") from None
         last: Exception | None = None
         for ip in addresses:
             try:

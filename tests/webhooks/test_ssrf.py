@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 
 import httpx
@@ -190,3 +191,14 @@ async def test_the_transport_refuses_loopback_literals_and_ignores_proxies(
 def test_legacy_ipv4_spellings_are_read_as_addresses(host: str, address: str | None) -> None:
     found = ssrf.literal_address(host)
     assert (None if found is None else str(found)) == address
+
+
+async def test_a_resolver_that_hangs_is_a_connect_timeout() -> None:
+    async def hanging(host: str, port: int) -> tuple[ssrf.IPAddress, ...]:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    transport = GuardedTransport(allow_private=True, resolver=hanging)
+    async with httpx.AsyncClient(transport=transport, timeout=0.2) as c:
+        with pytest.raises(httpx.ConnectTimeout, match=r"resolving slow\.test"):
+            await c.post("http://slow.test/", content=b"{}")
