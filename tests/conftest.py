@@ -15,6 +15,7 @@ import asyncpg
 import httpx
 import pytest
 import uvicorn
+from starlette.applications import Starlette
 
 from conduit.app import create_app
 from conduit.bootstrap import bootstrap
@@ -83,12 +84,12 @@ async def runtime(database_url: str, tmp_path_factory: pytest.TempPathFactory) -
 
 
 @pytest.fixture(scope="session")
-def app(runtime: Runtime):  # type: ignore[no-untyped-def]
+def app(runtime: Runtime) -> Starlette:
     return create_app(runtime=runtime)
 
 
 @pytest.fixture
-async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c
