@@ -24,9 +24,15 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from conduit.jobs.service import EXTRA_KEY, start_jobs
+
+        # One job service per runtime, even when several apps share it.
+        jobs = None if EXTRA_KEY in rt.extras else await start_jobs(rt)
         try:
             yield
         finally:
+            if jobs is not None:
+                await jobs.stop()
             if owned:
                 await rt.close()
 

@@ -9,6 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from conduit.db.base import utcnow
 from conduit.db.models import OutboxRow
+from conduit.jobs import wakeup
+from conduit.jobs.registry import registry
+
+ARGS = "args"
 
 
 def add(
@@ -21,6 +25,9 @@ def add(
     run_after: datetime | None = None,
 ) -> OutboxRow:
     """Record a job. It exists once the caller commits, and not before: that is the point."""
+    spec = registry.get(kind)
+    if spec is not None and spec.ordered and not key:
+        raise ValueError(f"job kind {kind!r} is ordered by key; pass key=")
     row = OutboxRow(
         kind=kind,
         payload=payload,
@@ -29,4 +36,20 @@ def add(
         run_after=run_after or utcnow(),
     )
     session.add(row)
+    # After commit, the dispatchers of this engine are woken (see conduit.jobs.wakeup).
+    wakeup.mark_written(session.sync_session)
     return row
+
+
+def enqueue(
+    session: AsyncSession,
+    kind: str,
+    *ids: int | str | float | bool | None,
+    organization_id: int | None = None,
+    key: str | None = None,
+    run_after: datetime | None = None,
+) -> OutboxRow:
+    """Record a job called as `fn(ctx, *ids)`: jobs take ids (JSON scalars), never objects."""
+    return add(
+        session, kind, {ARGS: list(ids)}, organization_id=organization_id, key=key, run_after=run_after
+    )

@@ -1,0 +1,78 @@
+"""The dispatcher: claims due outbox rows and hands them to a transport, right after commit."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+from conduit.db.base import utcnow
+from conduit.jobs import claims, wakeup, writes
+from conduit.jobs.config import JobsSettings
+from conduit.jobs.transport import Transport
+from conduit.runtime import Runtime
+
+log = logging.getLogger("conduit.jobs.dispatcher")
+
+
+class Dispatcher:
+    def __init__(self, runtime: Runtime, settings: JobsSettings, transport: Transport) -> None:
+        self.runtime = runtime
+        self.settings = settings
+        self.transport = transport
+        self._event = asyncio.Event()
+        self._failing = False
+
+    def wake(self) -> None:
+        self._event.set()
+
+    async def dispatch_once(self) -> int:
+        """Hand over one batch of due rows; return how many. Raises if the transport refused them."""
+        lease = timedelta(seconds=self.settings.handover_lease_seconds)
+        async with writes.transaction(self.runtime) as session:
+            ids = await claims.claim_due(session, utcnow(), self.settings.dispatch_batch, lease)
+        if not ids:
+            return 0
+        try:
+            await self.transport.hand(ids)
+        except BaseException:
+            # Committed as QUEUED but never queued: give them back so the next pass retries at once.
+            with contextlib.suppress(Exception):
+                async with writes.transaction(self.runtime) as session:
+                    await claims.release(session, ids)
+            raise
+        return len(ids)
+
+    async def dispatch_all(self) -> int:
+        total = 0
+        while True:
+            n = await self.dispatch_once()
+            total += n
+            if n < self.settings.dispatch_batch:
+                return total
+
+    async def run(self) -> None:
+        waker = wakeup.event_waker(self._event)
+        unsubscribe = wakeup.subscribe(self.runtime.engine.sync_engine, waker)
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._event.wait(), self.settings.poll_interval_seconds)
+                self._event.clear()
+                try:
+                    await self.dispatch_all()
+                except Exception as exc:
+                    # Redis or the database is away; the rows wait in the outbox. Log once per outage.
+                    if not self._failing:
+                        log.warning(
+                            "hand-over failed, will retry every poll: %s: %s", type(exc).__name__, exc
+                        )
+                    self._failing = True
+                    await asyncio.sleep(self.settings.poll_interval_seconds)
+                else:
+                    if self._failing:
+                        log.info("hand-over recovered")
+                    self._failing = False
+        finally:
+            unsubscribe()

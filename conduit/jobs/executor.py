@@ -1,0 +1,190 @@
+"""Running one outbox row: the single code path both runners (arq and embedded) go through."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import DBAPIError
+
+from conduit.db.base import utcnow
+from conduit.db.models import OutboxRow, OutboxState
+from conduit.jobs import claims, writes
+from conduit.jobs.config import JobsSettings
+from conduit.jobs.context import JobContext, JobLog, job_log
+from conduit.jobs.errors import PermanentFailure, Retry
+from conduit.jobs.outbox import ARGS
+from conduit.jobs.registry import JobSpec, Registry
+from conduit.runtime import Runtime
+
+log = logging.getLogger("conduit.jobs.executor")
+T = TypeVar("T")
+MAX_ERROR_CHARS = 4000
+# Errors that mean "the database went away for a moment", worth waiting out rather than failing a job on.
+TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (DBAPIError, OSError, ConnectionError)
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The outbox could not be read or written for a while; the row is left to the sweeper."""
+
+
+def describe(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return text[:MAX_ERROR_CHARS]
+
+
+class Executor:
+    def __init__(
+        self,
+        runtime: Runtime,
+        settings: JobsSettings,
+        registry: Registry,
+        *,
+        resources: dict[str, Any] | None = None,
+        on_settled: Callable[[], None] | None = None,
+        db_patience: float = 30.0,
+    ) -> None:
+        self.runtime = runtime
+        self.settings = settings
+        self.registry = registry
+        self.resources = resources if resources is not None else {}
+        self.on_settled = on_settled
+        self.db_patience = db_patience
+
+    async def _db(self, op: Callable[[], Awaitable[T]]) -> T:
+        """Run a short outbox transaction, riding out a database restart or dropped connections."""
+        deadline = time.monotonic() + self.db_patience
+        delay = 0.1
+        while True:
+            try:
+                return await op()
+            except TRANSIENT_DB_ERRORS as exc:
+                if time.monotonic() + delay > deadline:
+                    raise DatabaseUnavailable(describe(exc)) from exc
+                log.warning("outbox database unavailable, retrying in %.1fs: %s", delay, describe(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def run(self, row_id: int) -> OutboxState | None:
+        """Run the row if it is still queued; return the state it settled in, or None if skipped."""
+        grace = self.settings.lease_grace_seconds
+        leases = {s.kind: timedelta(seconds=s.timeout + grace) for s in self.registry.specs()}
+        # A kind this process does not know is marked dead at once; a short lease suffices.
+        default = timedelta(seconds=grace)
+
+        async def start() -> claims.Run | None:
+            async with writes.transaction(self.runtime) as session:
+                return await claims.start_run(session, row_id, utcnow(), leases, default)
+
+        run = await self._db(start)
+        if run is None:
+            log.debug("job=%s skipped: not queued (already taken or finished)", row_id)
+            return None
+        jlog = job_log(run.id, run.kind, attempt=run.attempt)
+        spec = self.registry.get(run.kind)
+        if spec is None:
+            return await self._settle(
+                run, jlog, None, PermanentFailure(f"no job registered for kind {run.kind!r}")
+            )
+        ctx = JobContext(
+            runtime=self.runtime,
+            settings=self.settings,
+            job_id=run.id,
+            kind=run.kind,
+            attempt=run.attempt,
+            payload=run.payload,
+            organization_id=run.organization_id,
+            key=run.key,
+            log=jlog,
+            resources=self.resources,
+        )
+        args = run.payload.get(ARGS, []) if isinstance(run.payload.get(ARGS), list) else []
+        jlog.info("started (attempt %d/%d)", run.attempt, spec.max_tries)
+        try:
+            await asyncio.wait_for(spec.func(ctx, *args), timeout=spec.timeout)
+        except asyncio.CancelledError:
+            # The process is stopping: give the row back untouched, it was not the job's fault.
+            await asyncio.shield(self._give_back(run, jlog))
+            raise
+        except Exception as exc:
+            return await self._settle(run, jlog, spec, exc)
+        return await self._settle(run, jlog, spec, None)
+
+    async def _settle(
+        self,
+        run: claims.Run,
+        jlog: JobLog,
+        spec: JobSpec | None,
+        exc: Exception | None,
+    ) -> OutboxState:
+        now = utcnow()
+        values: dict[str, Any] = {
+            "finished_at": now,
+            "duration_ms": int((now - run.started_at).total_seconds() * 1000),
+        }
+        if exc is None:
+            state = OutboxState.DONE
+            values.update(latency_ms=int((now - run.created_at).total_seconds() * 1000), dead_reason=None)
+            jlog.info("done in %dms", values["duration_ms"])
+        else:
+            values.update(last_error=describe(exc), errors=OutboxRow.errors + 1)
+            max_tries = spec.max_tries if spec else 1
+            if isinstance(exc, PermanentFailure):
+                state, reason = OutboxState.DEAD, exc.reason
+            elif run.attempt >= max_tries:
+                state, reason = OutboxState.DEAD, f"gave up after {run.attempt} tries"
+            else:
+                state, reason = OutboxState.PENDING, ""
+            if state is OutboxState.DEAD:
+                values.update(dead_reason=reason[:500])
+                jlog.error(
+                    "dead: %s; last error: %s",
+                    reason,
+                    describe(exc),
+                    exc_info=not isinstance(exc, PermanentFailure),
+                )
+            else:
+                assert spec is not None
+                delay = (
+                    exc.defer
+                    if isinstance(exc, Retry) and exc.defer is not None
+                    else spec.backoff(run.attempt)
+                )
+                values.update(run_after=now + timedelta(seconds=delay), finished_at=None)
+                jlog.warning(
+                    "failed (attempt %d/%d), retrying in %.2fs: %s",
+                    run.attempt,
+                    max_tries,
+                    delay,
+                    describe(exc),
+                )
+        values["state"] = state
+
+        async def record() -> bool:
+            async with writes.transaction(self.runtime) as session:
+                return await claims.finish(session, run, values)
+
+        if not await self._db(record):
+            jlog.warning("outcome %s not recorded: the lease was lost and the row moved on", state.value)
+        if self.on_settled is not None:
+            self.on_settled()
+        return state
+
+    async def _give_back(self, run: claims.Run, jlog: JobLog) -> None:
+        async def record() -> bool:
+            async with writes.transaction(self.runtime) as session:
+                return await claims.finish(
+                    session,
+                    run,
+                    {"state": OutboxState.PENDING, "attempts": run.attempt - 1, "run_after": utcnow()},
+                )
+
+        try:
+            await self._db(record)
+            jlog.info("interrupted by shutdown; handed back")
+        except DatabaseUnavailable:
+            jlog.warning("interrupted by shutdown; the sweeper will hand it over again")

@@ -1,0 +1,112 @@
+"""Assembling the background parts of one process: dispatcher, sweeper, scheduler, and a runner.
+
+embedded (no Redis)    dispatcher -> EmbeddedPool -> Executor          in `conduit serve`
+distributed, API       dispatcher -> RedisQueue                        in `conduit serve`
+distributed, worker    dispatcher -> RedisQueue;  arq -> Executor      in `conduit worker`
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from sqlalchemy import update
+
+from conduit.db.models import OutboxRow
+from conduit.db.models.outbox import LEASED, OutboxState
+from conduit.jobs import tasks, writes
+from conduit.jobs.config import JobsSettings
+from conduit.jobs.dispatcher import Dispatcher
+from conduit.jobs.embedded import EmbeddedPool
+from conduit.jobs.executor import Executor
+from conduit.jobs.periodic import run_scheduler
+from conduit.jobs.redis_queue import RedisQueue
+from conduit.jobs.registry import Registry, registry
+from conduit.jobs.sweeper import run_sweeper
+from conduit.jobs.tasks.maintenance import PRUNE_KIND
+from conduit.jobs.transport import Transport
+from conduit.runtime import Runtime
+
+log = logging.getLogger("conduit.jobs")
+EXTRA_KEY = "jobs"
+
+
+class JobService:
+    def __init__(
+        self,
+        runtime: Runtime,
+        settings: JobsSettings,
+        transport: Transport,
+        jobs: Registry = registry,
+    ) -> None:
+        self.runtime = runtime
+        self.settings = settings
+        self.transport = transport
+        self.registry = jobs
+        self.dispatcher = Dispatcher(runtime, settings, transport)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def executor(self, resources: dict[str, Any] | None = None) -> Executor:
+        # Settling a row may free the next row of its key, or schedule a retry: look again at once.
+        return Executor(
+            self.runtime, self.settings, self.registry, resources=resources, on_settled=self.dispatcher.wake
+        )
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        self._tasks.append(asyncio.create_task(coro, name=name))
+
+    async def start(self) -> None:
+        self.registry.periodic(PRUNE_KIND, PRUNE_KIND, self.settings.prune_interval_seconds)
+        self._spawn(self.dispatcher.run(), "conduit-dispatcher")
+        self._spawn(
+            run_sweeper(self.runtime, self.settings, self.transport, self.dispatcher.wake), "conduit-sweeper"
+        )
+        self._spawn(run_scheduler(self.runtime, self.registry), "conduit-scheduler")
+
+    async def stop_background(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def stop(self) -> None:
+        if self.runtime.extras.get(EXTRA_KEY) is self:
+            del self.runtime.extras[EXTRA_KEY]
+        await self.stop_background()
+        await self.transport.close()
+
+
+async def _reclaim_all(runtime: Runtime) -> None:
+    """SQLite means one embedded process: whatever was leased before it started died with its runner."""
+    async with writes.transaction(runtime) as session:
+        await session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.state.in_(LEASED))
+            .values(state=OutboxState.PENDING, lease_expires_at=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def start_jobs(runtime: Runtime, settings: JobsSettings | None = None) -> JobService:
+    """Start this API process's share of the job system: embedded without Redis, dispatch-only with it."""
+    settings = settings or JobsSettings()
+    tasks.load(settings.modules)
+    if runtime.settings.redis_url:
+        queue = RedisQueue.from_url(runtime.settings.redis_url, settings.queue_name)
+        service = JobService(runtime, settings, queue)
+        log.info("jobs: handing over to Redis, queue %s", settings.queue_name)
+    else:
+        if runtime.settings.is_sqlite:
+            await _reclaim_all(runtime)
+        pool = EmbeddedPool(runtime, settings.concurrency)
+        service = JobService(runtime, settings, pool)
+        pool.start(service.executor())
+        log.info("jobs: running embedded, %d at a time", settings.concurrency)
+    await service.start()
+    runtime.extras[EXTRA_KEY] = service
+    return service

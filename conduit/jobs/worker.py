@@ -1,0 +1,93 @@
+"""`conduit worker`: an arq worker running outbox rows, plus this process's dispatcher and sweeper."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from arq import Retry as ArqRetry
+from arq.connections import RedisSettings
+from arq.worker import Worker, func
+
+from conduit.jobs import tasks
+from conduit.jobs.config import JobsSettings
+from conduit.jobs.executor import DatabaseUnavailable, Executor
+from conduit.jobs.redis_queue import RUN_FUNCTION, RedisQueue
+from conduit.jobs.registry import Registry, registry
+from conduit.jobs.service import EXTRA_KEY, JobService
+from conduit.runtime import Runtime
+from conduit.settings import Settings
+
+log = logging.getLogger("conduit.jobs.worker")
+EXECUTOR = "conduit_executor"
+SERVICE = "conduit_service"
+# Retries are the outbox's business; arq only re-runs a row whose start could not reach the database.
+ARQ_MAX_TRIES = 1000
+DB_DOWN_RETRY_SECONDS = 5
+
+
+async def run_row(ctx: dict[str, Any], row_id: int) -> None:
+    executor: Executor = ctx[EXECUTOR]
+    try:
+        await executor.run(int(row_id))
+    except DatabaseUnavailable as exc:
+        log.warning("job=%s waiting for the database: %s", row_id, exc)
+        raise ArqRetry(defer=DB_DOWN_RETRY_SECONDS) from exc
+
+
+def build_worker(
+    settings: Settings,
+    jobs_settings: JobsSettings | None = None,
+    *,
+    burst: bool = False,
+    handle_signals: bool = True,
+    jobs: Registry = registry,
+) -> Worker:
+    """An arq Worker whose startup builds the Runtime and this process's dispatcher and sweeper."""
+    if not settings.redis_url:
+        raise ValueError("a worker needs CONDUIT_REDIS_URL; without Redis, jobs run inside `conduit serve`")
+    js = jobs_settings or JobsSettings()
+    tasks.load(js.modules)
+    # arq's own timeout is only a backstop: the executor enforces each kind's timeout first.
+    backstop = jobs.max_timeout + js.lease_grace_seconds + 60
+
+    async def on_startup(ctx: dict[str, Any]) -> None:
+        runtime = Runtime.create(settings)
+        service = JobService(runtime, js, RedisQueue(ctx["redis"], js.queue_name), jobs)
+        ctx[SERVICE] = service
+        ctx[EXECUTOR] = service.executor(resources={"redis": ctx["redis"]})
+        runtime.extras[EXTRA_KEY] = service
+        if burst:
+            await service.dispatcher.dispatch_all()
+        await service.start()
+
+    async def on_shutdown(ctx: dict[str, Any]) -> None:
+        service: JobService | None = ctx.get(SERVICE)
+        if service is not None:
+            await service.stop_background()
+            await service.runtime.close()
+
+    return Worker(
+        functions=[func(run_row, name=RUN_FUNCTION, timeout=backstop, max_tries=ARQ_MAX_TRIES)],
+        queue_name=js.queue_name,
+        redis_settings=RedisSettings.from_dsn(settings.redis_url),
+        on_startup=on_startup,
+        on_shutdown=on_shutdown,
+        burst=burst,
+        handle_signals=handle_signals,
+        max_jobs=js.concurrency,
+        keep_result=0,  # a kept result would make arq refuse the same id when the row is retried
+        poll_delay=0.05,
+        log_results=False,
+    )
+
+
+def run_worker(settings: Settings, burst: bool = False) -> int:
+    try:
+        worker = build_worker(settings, burst=burst)
+    except ValueError as exc:
+        print(f"conduit worker: {exc}", file=sys.stderr)
+        return 2
+    worker.run()
+    return 0

@@ -1,0 +1,166 @@
+"""Fixtures for the job tests: a private Redis database, fast leases, and a running job system."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import select
+
+from conduit.db.models import OutboxRow, OutboxState
+from conduit.jobs.config import JobsSettings
+from conduit.jobs.service import JobService, start_jobs
+from conduit.jobs.worker import build_worker
+from conduit.runtime import Runtime
+from tests.jobs import kinds
+
+REDIS_BASE = "redis://127.0.0.1:6379"
+CLAIM_KEY = "conduit:test-db-claim"
+TEST_MODULES = ["tests.jobs.kinds"]
+FINISHED = (OutboxState.DONE, OutboxState.DEAD)
+
+
+async def wait_for(condition: Callable[[], Awaitable[bool]], timeout: float = 30.0, what: str = "") -> None:
+    """Poll a real condition until it holds; fail with `what` when the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while not await condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what or condition}")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+async def redis_url() -> AsyncIterator[str]:
+    """A Redis database number no other test run holds, claimed with a lock key and flushed after."""
+    token = secrets.token_hex(8)
+    for db in range(1, 16):
+        client: Redis = Redis.from_url(f"{REDIS_BASE}/{db}")
+        try:
+            await client.ping()
+        except OSError:
+            await client.aclose()
+            pytest.skip("Redis not reachable")
+        if await client.set(CLAIM_KEY, token, nx=True, ex=3600):
+            await client.flushdb()
+            await client.set(CLAIM_KEY, token, ex=3600)
+            try:
+                yield f"{REDIS_BASE}/{db}"
+            finally:
+                await client.flushdb()
+                await client.aclose()
+            return
+        await client.aclose()
+    pytest.skip("no free Redis database for this test run")
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client: Redis = Redis.from_url(redis_url)
+    claim = await client.get(CLAIM_KEY)
+    await client.flushdb()  # each test starts with an empty queue
+    assert claim is not None
+    await client.set(CLAIM_KEY, claim, ex=3600)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def jobs_settings() -> JobsSettings:
+    return JobsSettings(
+        modules=TEST_MODULES,
+        concurrency=20,
+        handover_lease_seconds=2,
+        lease_grace_seconds=1,
+        poll_interval_seconds=0.2,
+        sweep_interval_seconds=0.3,
+        queue_name=f"conduit:test:{secrets.token_hex(4)}",
+    )
+
+
+@pytest.fixture(scope="session")
+async def effect_tables(runtime: Runtime) -> None:
+    await kinds.create_tables(runtime.engine)
+
+
+@dataclass
+class Harness:
+    """A running job system over the test database, whichever runner it uses."""
+
+    runtime: Runtime  # the API side: where rows are written and the dispatcher hands them over
+    runner: str
+
+    async def states(self, ids: Sequence[int]) -> dict[int, OutboxState]:
+        async with self.runtime.sessions() as session:
+            rows = await session.execute(select(OutboxRow.id, OutboxRow.state).where(OutboxRow.id.in_(ids)))
+            return {int(i): OutboxState(s) for i, s in rows}
+
+    async def wait_finished(self, ids: Sequence[int], timeout: float = 30.0) -> dict[int, OutboxState]:
+        async def finished() -> bool:
+            return all(s in FINISHED for s in (await self.states(ids)).values())
+
+        await wait_for(finished, timeout, f"{len(ids)} jobs to finish")
+        return await self.states(ids)
+
+    async def row(self, row_id: int) -> OutboxRow:
+        async with self.runtime.sessions() as session:
+            row = await session.get(OutboxRow, row_id)
+            assert row is not None
+            return row
+
+
+@contextlib.asynccontextmanager
+async def arq_worker(runtime: Runtime, settings: JobsSettings) -> AsyncIterator[Any]:
+    """An arq worker in this process (no signal handlers), stopped and closed on exit."""
+    worker = build_worker(runtime.settings, settings, handle_signals=False)
+    task = asyncio.create_task(worker.async_run())
+    try:
+        yield worker
+    finally:
+        await worker.close()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@contextlib.asynccontextmanager
+async def api_side(runtime: Runtime, settings: JobsSettings) -> AsyncIterator[JobService]:
+    service = await start_jobs(runtime, settings)
+    try:
+        yield service
+    finally:
+        await service.stop()
+
+
+def distributed_runtime(runtime: Runtime, redis_url: str) -> Runtime:
+    return Runtime.create(runtime.settings.model_copy(update={"redis_url": redis_url}))
+
+
+@pytest.fixture(params=["embedded", "arq"])
+async def harness(
+    request: pytest.FixtureRequest,
+    runtime: Runtime,
+    jobs_settings: JobsSettings,
+    effect_tables: None,
+    redis_url: str,
+    redis: Redis,
+) -> AsyncIterator[Harness]:
+    """The behavioural tests run against both runners: embedded (SQLite, PostgreSQL) and arq (PostgreSQL)."""
+    if request.param == "embedded":
+        async with api_side(runtime, jobs_settings):
+            yield Harness(runtime, "embedded")
+        return
+    if runtime.settings.is_sqlite:
+        pytest.skip("arq workers run against PostgreSQL; SQLite is the single-process embedded mode")
+    rt = distributed_runtime(runtime, redis_url)
+    try:
+        async with api_side(rt, jobs_settings), arq_worker(rt, jobs_settings):
+            yield Harness(rt, "arq")
+    finally:
+        await rt.close()
