@@ -65,7 +65,7 @@ async def load_node(info: Info, global_id: str) -> Node | None:
 
 
 @strawberry.type
-class Query:
+class RootQuery:
     @strawberry.field
     def viewer(self, info: Info) -> Viewer:
         v = info.context.viewer

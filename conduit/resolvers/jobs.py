@@ -1,0 +1,81 @@
+"""Background work for admins: list jobs, see queue health, replay dead jobs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from conduit.db import models
+from conduit.jobs import admin
+from conduit.schema import ids
+from conduit.schema.context import Info
+from conduit.schema.errors import BadInput, ForbiddenError, NotFoundError
+from conduit.schema.pagination import Connection, InvalidCursor, Page, SortKey, clamp_first, connection
+from conduit.schema.permissions import forbidden, require
+from conduit.schema.types.job import Job, JobQueueStats, JobState
+
+JOB_SORT = SortKey(models.OutboxRow.id, models.OutboxRow.id, descending=True)
+
+
+@strawberry.type
+class RetryJobPayload:
+    job: Job
+
+
+RetryJobResult = Annotated[
+    RetryJobPayload | NotFoundError | ForbiddenError, strawberry.union("RetryJobResult")
+]
+
+
+@strawberry.type
+class JobQuery:
+    @strawberry.field(description="This organization's jobs, newest first.")
+    async def jobs(
+        self,
+        info: Info,
+        state: JobState | None = None,
+        kind: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Job]:
+        require(info, "job:read")
+        n = clamp_first(first)
+        try:
+            after_id = JOB_SORT.decode(after)[1] if after else None
+        except InvalidCursor as exc:
+            raise BadInput(str(exc)) from exc
+        async with info.context.runtime.sessions() as session:
+            rows = await admin.list_jobs(
+                session,
+                info.context.viewer.organization_id,
+                state=state.value if state else None,
+                kind=kind,
+                first=n + 1,
+                after_id=after_id,
+            )
+        return connection(Page(rows[:n], len(rows) > n), JOB_SORT, Job.from_model)
+
+    @strawberry.field(description="Queue depth, the oldest waiting job, and latency and failures per kind.")
+    async def job_stats(self, info: Info) -> JobQueueStats:
+        require(info, "job:read")
+        async with info.context.runtime.sessions() as session:
+            stats = await admin.queue_stats(session, info.context.viewer.organization_id)
+        return JobQueueStats.from_stats(stats)
+
+
+@strawberry.type
+class JobMutation:
+    @strawberry.mutation(description="Run a dead job again from its first try.")
+    async def retry_job(self, info: Info, id: strawberry.ID) -> RetryJobResult:
+        if err := forbidden(info, "job:write"):
+            return err
+        try:
+            pk = ids.decode_as(id, "Job")
+        except ids.InvalidId:
+            return NotFoundError(message="job not found")
+        async with info.context.runtime.sessions() as session:
+            row = await admin.retry_job(session, info.context.viewer.organization_id, pk)
+        if row is None:
+            return NotFoundError(message="no dead job with this id")
+        return RetryJobPayload(job=Job.from_model(row))
