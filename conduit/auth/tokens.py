@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 TOKEN_PREFIX = "cdt_"
 # One family per kind of resource; `write` implies `read`, `admin` implies everything.
-FAMILIES = ("org", "member", "project", "issue", "event", "token", "job")
+FAMILIES = ("org", "member", "project", "issue", "event", "token", "job", "installation", "app", "webhook")
 ADMIN = "admin"
 ALL_SCOPES = (*[f"{f}:{a}" for f in FAMILIES for a in ("read", "write")], ADMIN)
 
