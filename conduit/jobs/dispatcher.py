@@ -22,7 +22,7 @@ class Dispatcher:
         self.settings = settings
         self.transport = transport
         self._event = asyncio.Event()
-        self._failing = False
+        self.failing = False
 
     def wake(self) -> None:
         self._event.set()
@@ -64,15 +64,15 @@ class Dispatcher:
                     await self.dispatch_all()
                 except Exception as exc:
                     # Redis or the database is away; the rows wait in the outbox. Log once per outage.
-                    if not self._failing:
+                    if not self.failing:
                         log.warning(
                             "hand-over failed, will retry every poll: %s: %s", type(exc).__name__, exc
                         )
-                    self._failing = True
+                    self.failing = True
                     await asyncio.sleep(self.settings.poll_interval_seconds)
                 else:
-                    if self._failing:
+                    if self.failing:
                         log.info("hand-over recovered")
-                    self._failing = False
+                    self.failing = False
         finally:
             unsubscribe()

@@ -18,9 +18,10 @@ log = logging.getLogger("conduit.jobs.sweeper")
 async def sweep(runtime: Runtime, transport: Transport) -> int:
     async with writes.transaction(runtime) as session:
         queued, running = await claims.sweep_expired(session, utcnow())
-        # Cleared before commit: once PENDING, a row may be handed over again at any moment,
-        # and a dead run's markers in the queue must not shadow that new hand-over.
-        await transport.forget(running)
+        # Cleared before commit: once PENDING, a row may be handed over again at any moment, and
+        # markers left by a dead worker (arq's in-progress key) must not shadow that new hand-over.
+        # Clearing a live one is harmless: the database lets only one run start.
+        await transport.forget(queued + running)
     for ids, what in ((queued, "queued"), (running, "running")):
         if ids:
             log.warning("lease expired on %d %s jobs, handing them over again: %s", len(ids), what, ids[:20])

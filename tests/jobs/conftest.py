@@ -27,12 +27,12 @@ TEST_MODULES = ["tests.jobs.kinds"]
 FINISHED = (OutboxState.DONE, OutboxState.DEAD)
 
 
-async def wait_for(condition: Callable[[], Awaitable[bool]], timeout: float = 30.0, what: str = "") -> None:
+async def wait_for(condition: Callable[[], Awaitable[bool]], within: float = 30.0, what: str = "") -> None:
     """Poll a real condition until it holds; fail with `what` when the deadline passes."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while not await condition():
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what or condition}")
+            pytest.fail(f"timed out after {within}s waiting for {what or condition}")
         await asyncio.sleep(0.05)
 
 
@@ -101,11 +101,11 @@ class Harness:
             rows = await session.execute(select(OutboxRow.id, OutboxRow.state).where(OutboxRow.id.in_(ids)))
             return {int(i): OutboxState(s) for i, s in rows}
 
-    async def wait_finished(self, ids: Sequence[int], timeout: float = 30.0) -> dict[int, OutboxState]:
+    async def wait_finished(self, ids: Sequence[int], within: float = 30.0) -> dict[int, OutboxState]:
         async def finished() -> bool:
             return all(s in FINISHED for s in (await self.states(ids)).values())
 
-        await wait_for(finished, timeout, f"{len(ids)} jobs to finish")
+        await wait_for(finished, within, f"{len(ids)} jobs to finish")
         return await self.states(ids)
 
     async def row(self, row_id: int) -> OutboxRow:
@@ -164,3 +164,40 @@ async def harness(
             yield Harness(rt, "arq")
     finally:
         await rt.close()
+
+
+class TcpProxy:
+    """A loopback port that forwards to Redis only while `open`: Redis "going away" and "coming back"."""
+
+    def __init__(self, port: int, target_port: int = 6379) -> None:
+        self.port = port
+        self.target_port = target_port
+        self._server: asyncio.AbstractServer | None = None
+        self._pipes: set[asyncio.Task[None]] = set()
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        for task in (self._pipe(reader, up_writer), self._pipe(up_reader, writer)):
+            t = asyncio.create_task(task)
+            self._pipes.add(t)
+            t.add_done_callback(self._pipes.discard)
+
+    async def open(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for t in list(self._pipes):
+            t.cancel()

@@ -40,11 +40,13 @@ async def create_tables(engine: AsyncEngine) -> None:
 
 async def record_effect(session: AsyncSession, row_id: int, tag: str) -> None:
     """Idempotent by row id: a second run bumps `runs` instead of adding a second effect."""
-    dialect = session.bind.dialect.name
+    dialect = session.get_bind().dialect.name
     ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(effects).values(
         row_id=row_id, tag=tag, runs=1
     )
-    await session.execute(ins.on_conflict_do_update(index_elements=["row_id"], set_={"runs": effects.c.runs + 1}))
+    await session.execute(
+        ins.on_conflict_do_update(index_elements=["row_id"], set_={"runs": effects.c.runs + 1})
+    )
 
 
 @job("test.record", max_tries=3, timeout=5, backoff_base=0.05)
@@ -104,13 +106,16 @@ async def rendezvous(ctx: JobContext, group: str, n: int) -> None:
 
 
 async def effect_runs(session: AsyncSession, row_ids: list[int]) -> dict[int, int]:
-    rows = await session.execute(select(effects.c.row_id, effects.c.runs).where(effects.c.row_id.in_(row_ids)))
+    rows = await session.execute(
+        select(effects.c.row_id, effects.c.runs).where(effects.c.row_id.in_(row_ids))
+    )
     return {int(r): int(n) for r, n in rows}
 
 
 async def trace_of(session: AsyncSession, row_ids: list[int]) -> list[tuple[int, str | None, str]]:
     rows = await session.execute(
-        select(trace.c.row_id, trace.c.key, trace.c.mark).where(trace.c.row_id.in_(row_ids)).order_by(trace.c.seq)
+        select(trace.c.row_id, trace.c.key, trace.c.mark)
+        .where(trace.c.row_id.in_(row_ids))
+        .order_by(trace.c.seq)
     )
     return [(int(r), k, m) for r, k, m in rows]
-

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from datetime import timedelta
 
@@ -132,7 +131,9 @@ async def test_ordering_an_ordered_kind_needs_a_key(harness: Harness) -> None:
 async def test_a_job_written_later_waits_for_its_key(harness: Harness) -> None:
     key = f"endpoint-{secrets.token_hex(3)}"
     async with harness.runtime.sessions() as session:
-        first = outbox.enqueue(session, "test.ordered", 0.0, key=key, run_after=utcnow() + timedelta(seconds=1))
+        first = outbox.enqueue(
+            session, "test.ordered", 0.0, key=key, run_after=utcnow() + timedelta(seconds=1)
+        )
         second = outbox.enqueue(session, "test.ordered", 0.0, key=key)
         await session.commit()
     await harness.wait_finished([first.id, second.id])
@@ -150,4 +151,4 @@ async def test_many_jobs_finish(harness: Harness) -> None:
     ids = [r.id for r in rows]
     assert set((await harness.wait_finished(ids)).values()) == {OutboxState.DONE}
     async with harness.runtime.sessions() as session:
-        assert set((await kinds.effect_runs(session, ids))) == set(ids)
+        assert set(await kinds.effect_runs(session, ids)) == set(ids)
