@@ -16,6 +16,7 @@ from conduit.settings import Settings, get_settings
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Starlette:
     """Build the app. Pass a `runtime` to share one (tests, the demo); otherwise the app owns its own."""
     settings = settings or (runtime.settings if runtime else get_settings())
+    from conduit.auth.app_oauth import routes as oauth_routes
     from conduit.graphql_app import graphql_routes
     from conduit.ingest.routes import routes as ingest_routes
 
@@ -36,7 +37,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             if owned:
                 await rt.close()
 
-    routes: list[BaseRoute] = [*health.routes, *ingest_routes, *graphql_routes(rt)]
+    routes: list[BaseRoute] = [*health.routes, *ingest_routes, *graphql_routes(rt), *oauth_routes(rt)]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.runtime = rt
     return app

@@ -15,15 +15,19 @@ Decisions a client can rely on:
   {"code"}}]}`): 405 wrong method, 415 wrong content type, 413 body over `MAX_BODY_BYTES`, 401 missing or
   bad token (also for introspection and `_service`), 400 body that is not a JSON object with a string
   `query` and well-typed `variables`, `operationName` and `extensions`.
-- **Subscriptions** use `graphql-transport-ws` only; the legacy `graphql-ws` protocol is off.
+- **Subscriptions** use `graphql-transport-ws` only; the legacy `graphql-ws` protocol is off. Browsers
+  cannot set headers on a WebSocket, so the token may come in the `connection_init` payload as
+  `{"authorization": "Bearer <token>"}` instead of the `Authorization` header; without either the
+  connection is closed with 4401 once `connection_init` arrives.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from graphql import GraphQLError, GraphQLSyntaxError
@@ -38,6 +42,8 @@ from strawberry.http.ides import GraphQL_IDE
 from strawberry.schema import BaseSchema
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
@@ -55,6 +61,8 @@ JSON = "application/json"
 PARSE_ERROR_STATUS = 400
 VALIDATION_ERROR_STATUS = 422
 HTTP_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
+# How long a WebSocket may stay open without sending `connection_init` (and so without a token).
+CONNECTION_INIT_TIMEOUT = timedelta(seconds=10)
 
 ContextBuilder = Callable[[HTTPConnection], Awaitable[Context]]
 
@@ -70,6 +78,40 @@ class Rejected(Exception):
         self.code = code
         self.message = message
         self.headers = dict(headers or {})
+
+
+class PendingAuth:
+    """The context of a WebSocket that has not authenticated yet: it will, in `connection_init`."""
+
+    def __init__(self, request: HTTPConnection) -> None:
+        self.request = request
+
+
+def _with_authorization(connection: HTTPConnection, value: str) -> HTTPConnection:
+    headers = [(k, v) for k, v in connection.scope["headers"] if k.lower() != b"authorization"]
+    headers.append((b"authorization", value.encode("latin-1", errors="replace")))
+    return HTTPConnection({**connection.scope, "headers": headers})
+
+
+class AuthOnInitHandler(BaseGraphQLTransportWSHandler[Any, None]):
+    """graphql-transport-ws, taking the token from the `connection_init` payload when needed."""
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        if isinstance(self.context, PendingAuth) and not self.connection_init_received:
+            payload = message.get("payload") or {}
+            value = payload.get("authorization") if isinstance(payload, dict) else None
+            if not isinstance(value, str) or not value.strip():
+                await self.websocket.close(
+                    4401, 'send the token in connection_init: {"authorization": "Bearer <token>"}'
+                )
+                return
+            view = cast(ConduitGraphQL, self.view)
+            try:
+                self.context = await view.build_context(_with_authorization(self.context.request, value))
+            except Unauthenticated as exc:
+                await self.websocket.close(4401, str(exc))
+                return
+        await super().handle_connection_init(message)
 
 
 class ConduitGraphQL(GraphQL[Context, None]):
@@ -88,11 +130,16 @@ class ConduitGraphQL(GraphQL[Context, None]):
             graphql_ide=graphql_ide,
             allow_queries_via_get=False,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=CONNECTION_INIT_TIMEOUT,
         )
         self.build_context = build_context
         self.max_body_bytes = max_body_bytes
 
+    graphql_transport_ws_handler_class = AuthOnInitHandler
+
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        if isinstance(request, WebSocket) and not request.headers.get("authorization"):
+            return cast(Context, PendingAuth(request))
         return await self.build_context(request)
 
     def encode_json(self, data: object) -> str:

@@ -45,7 +45,7 @@ UpdateIssueResult = Annotated[
 
 
 def actor_of(info: Info) -> dict[str, Any]:
-    return {"type": "api_token", "id": ids.encode("ApiToken", info.context.viewer.token_id)}
+    return info.context.viewer.actor
 
 
 @strawberry.type

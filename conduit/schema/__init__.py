@@ -24,23 +24,36 @@ class ConduitSchema(strawberry.federation.Schema):
 
 
 def build_schema(extensions: Sequence[Any] = ()) -> ConduitSchema:
+    from conduit.resolvers.apps import AppMutation, AppQuery
+    from conduit.resolvers.deliveries import DeliveryMutation
     from conduit.resolvers.issues import IssueMutation
     from conduit.resolvers.jobs import JobMutation, JobQuery
     from conduit.resolvers.members import MemberMutation
     from conduit.resolvers.projects import ProjectMutation
     from conduit.resolvers.queries import RootQuery
+    from conduit.resolvers.subscriptions import EventSubscription
     from conduit.resolvers.tokens import TokenMutation
     from conduit.schema.types.event import Event
     from conduit.schema.types.member import Member
     from conduit.schema.types.token import ApiToken
 
-    query = merge_types("Query", (RootQuery, JobQuery))
+    query = merge_types("Query", (RootQuery, JobQuery, AppQuery))
     mutation = merge_types(
-        "Mutation", (ProjectMutation, IssueMutation, TokenMutation, MemberMutation, JobMutation)
+        "Mutation",
+        (
+            ProjectMutation,
+            IssueMutation,
+            TokenMutation,
+            MemberMutation,
+            JobMutation,
+            AppMutation,
+            DeliveryMutation,
+        ),
     )
     return ConduitSchema(
         query=query,
         mutation=mutation,
+        subscription=EventSubscription,
         types=[Event, Member, ApiToken],
         extensions=list(extensions),
         federation_version=FEDERATION_VERSION,  # type: ignore[arg-type]

@@ -1,5 +1,18 @@
 """Every model, imported here so metadata is complete for migrations and queries."""
 
+from conduit.db.models.apps import (
+    App,
+    AppGrant,
+    AppInstallation,
+    AppInstallationStatus,
+    AppKind,
+    AppToken,
+    AppWebhookSecret,
+    AttemptTrigger,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+)
 from conduit.db.models.integrations import (
     ExternalIssue,
     Installation,
@@ -15,6 +28,17 @@ from conduit.db.models.projects import Project, ProjectKey
 
 __all__ = [
     "ApiToken",
+    "App",
+    "AppGrant",
+    "AppInstallation",
+    "AppInstallationStatus",
+    "AppKind",
+    "AppToken",
+    "AppWebhookSecret",
+    "AttemptTrigger",
+    "Delivery",
+    "DeliveryAttempt",
+    "DeliveryStatus",
     "Event",
     "ExternalIssue",
     "Installation",

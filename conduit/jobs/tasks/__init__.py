@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable
 
-BUILTIN = ("conduit.jobs.tasks.events", "conduit.jobs.tasks.maintenance")
+BUILTIN = ("conduit.jobs.tasks.events", "conduit.jobs.tasks.maintenance", "conduit.jobs.tasks.webhooks")
 
 
 def load(extra: Iterable[str] = ()) -> None:

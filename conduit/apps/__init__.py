@@ -1,0 +1,1 @@
+"""Integrators' apps: registration, secrets, installations and the tokens apps call the API with."""

@@ -1,0 +1,265 @@
+"""One delivery attempt as a job: throttle, send, log the attempt, plan the next one, judge the endpoint.
+
+The job is `deliver(ctx, delivery_id, attempts_before, trigger)`. `attempts_before` is how many
+attempts the delivery had when this one was planned: if more exist when the job starts, the attempt
+was already made (a re-run after a crash that followed the commit) and the job does nothing. A crash
+before the commit sends again, with the same `webhook-id`, which receivers deduplicate on.
+
+Nothing here sleeps: a throttled endpoint's delivery is deferred with `Retry(defer=)` and the worker
+takes other work, so one slow or failing endpoint never delays another.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import func, literal, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from conduit.apps.service import signing_secrets
+from conduit.db.base import UTCDateTime, utcnow
+from conduit.db.models import App, AttemptTrigger, Delivery, DeliveryAttempt, DeliveryStatus
+from conduit.events.emit import emit
+from conduit.jobs.context import JobContext
+from conduit.jobs.errors import Retry
+from conduit.runtime import Runtime
+from conduit.schema.ids import encode
+from conduit.webhooks import fanout, sender
+from conduit.webhooks.schedule import MAX_TIMEOUT, Outcome, next_delay, pause_for
+from conduit.webhooks.throttle import Limits, LocalThrottle, RedisThrottle, Throttle, Wait
+
+CLIENT_KEY = "webhooks.client"
+THROTTLE_KEY = "webhooks.throttle"
+# Consecutive failed attempts before the owner hears of it (Svix' attempt.failing comes after 4).
+FAILING_AFTER = 4
+DISABLE_AFTER = timedelta(days=5)
+# A job's own budget: the longest request an app may configure, and time to record the outcome.
+JOB_TIMEOUT = MAX_TIMEOUT + 10
+MAX_ERROR = 1024
+
+
+def client_for(runtime: Runtime) -> httpx.AsyncClient:
+    client = runtime.extras.get(CLIENT_KEY)
+    if client is None:
+        client = sender.make_client(allow_private=runtime.settings.allow_private_webhook_urls)
+        runtime.extras[CLIENT_KEY] = client
+    return client  # type: ignore[return-value]
+
+
+def throttle_for(runtime: Runtime) -> Throttle:
+    """Redis when configured (shared by every worker), else this process's memory (embedded)."""
+    throttle = runtime.extras.get(THROTTLE_KEY)
+    if throttle is None:
+        if runtime.settings.redis_url:
+            from redis.asyncio import Redis
+
+            throttle = RedisThrottle(Redis.from_url(runtime.settings.redis_url))
+        else:
+            throttle = LocalThrottle()
+        runtime.extras[THROTTLE_KEY] = throttle
+    return throttle  # type: ignore[return-value]
+
+
+def limits_of(app: App) -> Limits:
+    return Limits(
+        rate=app.rate_limit_per_second,
+        period=1.0,
+        max_in_flight=app.max_in_flight,
+        lease=app.webhook_timeout + 10,
+    )
+
+
+def endpoint_resource(app: App) -> dict[str, Any]:
+    return {"id": encode("App", app.id), "app_id": encode("App", app.id), "url": app.webhook_url or ""}
+
+
+async def _finish(session: AsyncSession, delivery_id: int, error: str) -> None:
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.PENDING)
+        .values(
+            status=DeliveryStatus.FAILED,
+            last_error=error[:MAX_ERROR],
+            finished_at=utcnow(),
+            next_attempt_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def disable_endpoint(session: AsyncSession, app: App, reason: str) -> bool:
+    """Stop deliveries to the app's endpoint and say so; False if it was already disabled."""
+    now = utcnow()
+    won = await session.execute(
+        update(App)
+        .where(App.id == app.id, App.disabled_at.is_(None))
+        .values(disabled_at=now, disabled_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    if not won.rowcount:  # type: ignore[attr-defined]
+        return False
+    emit(
+        session,
+        "endpoint.disabled",
+        app.organization_id,
+        {"endpoint": endpoint_resource(app), "reason": reason, "disabled_at": now.isoformat()},
+    )
+    return True
+
+
+async def _judge_failure(session: AsyncSession, app: App, error: str, now: datetime) -> None:
+    result = await session.execute(
+        update(App)
+        .where(App.id == app.id)
+        .values(
+            consecutive_failures=App.consecutive_failures + 1,
+            failing_since=func.coalesce(App.failing_since, literal(now, UTCDateTime())),
+        )
+        .returning(App.consecutive_failures, App.failing_since, App.failing_notified_at)
+        .execution_options(synchronize_session=False)
+    )
+    failures, stored_since, notified = result.one()
+    since: datetime = stored_since or now
+    if failures >= FAILING_AFTER and notified is None:
+        won = await session.execute(
+            update(App)
+            .where(App.id == app.id, App.failing_notified_at.is_(None))
+            .values(failing_notified_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if won.rowcount:  # type: ignore[attr-defined]
+            # Emitted in the owner's organization: their subscriptions and ops apps hear of it.
+            emit(
+                session,
+                "endpoint.failing",
+                app.organization_id,
+                {
+                    "endpoint": endpoint_resource(app),
+                    "failed_attempts": failures,
+                    "failing_since": since.isoformat(),
+                    "disable_at": (since + DISABLE_AFTER).isoformat(),
+                    "last_error": error[:MAX_ERROR],
+                },
+            )
+    if now - since >= DISABLE_AFTER:
+        await disable_endpoint(session, app, "failing")
+
+
+async def _judge_success(session: AsyncSession, app: App) -> None:
+    await session.execute(
+        update(App)
+        .where(App.id == app.id, (App.consecutive_failures > 0) | App.failing_since.is_not(None))
+        .values(consecutive_failures=0, failing_since=None, failing_notified_at=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def deliver(ctx: JobContext, delivery_id: int, attempts_before: int, trigger: str) -> None:
+    runtime = ctx.runtime
+    async with runtime.sessions() as session:
+        delivery = await session.get(Delivery, delivery_id)
+        if delivery is None or delivery.attempts > attempts_before:
+            return  # pruned, or this attempt was already made
+        if delivery.status is not DeliveryStatus.PENDING:
+            return
+        app = await session.get(App, delivery.app_id)
+        if app is None or app.deleted_at is not None or not app.webhook_url:
+            await _finish(session, delivery_id, "not sent: the app or its webhook URL was removed")
+            await session.commit()
+            return
+        if app.disabled_at is not None:
+            await _finish(session, delivery_id, f"not sent: the endpoint is disabled ({app.disabled_reason})")
+            await session.commit()
+            return
+        secrets = await signing_secrets(session, runtime, app.id)
+    throttle = throttle_for(runtime)
+    permit = await throttle.acquire(str(app.id), limits_of(app))
+    if isinstance(permit, Wait):
+        # Another endpoint's work goes ahead meanwhile; this one comes back when a slot frees.
+        raise Retry(defer=permit.seconds, reason=f"endpoint throttled ({permit.reason})")
+    try:
+        result = await sender.send(
+            client_for(runtime),
+            app.webhook_url,
+            delivery.msg_id,
+            delivery.body.encode(),
+            secrets,
+            timeout_seconds=app.webhook_timeout,
+        )
+    finally:
+        await throttle.release(permit)
+    if result.outcome is Outcome.THROTTLE:
+        await throttle.pause(str(app.id), pause_for(result.retry_after))
+    await record(runtime, app, delivery, attempts_before, AttemptTrigger(trigger), result)
+
+
+async def record(
+    runtime: Runtime,
+    app: App,
+    delivery: Delivery,
+    attempts_before: int,
+    trigger: AttemptTrigger,
+    result: sender.AttemptResult,
+) -> None:
+    """Log the attempt and move the delivery on, in one transaction with the next attempt's job."""
+    now = utcnow()
+    async with runtime.sessions() as session:
+        number = (
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery.id, Delivery.attempts == attempts_before)
+                .values(attempts=Delivery.attempts + 1)
+                .returning(Delivery.attempts)
+                .execution_options(synchronize_session=False)
+            )
+        ).scalar_one_or_none()
+        if number is None:
+            return  # another run recorded this attempt first
+        next_at: datetime | None = None
+        values: dict[str, Any] = {"last_status_code": result.status, "last_error": result.error}
+        if result.succeeded:
+            values.update(status=DeliveryStatus.SUCCEEDED, finished_at=now, next_attempt_at=None)
+        elif result.outcome is Outcome.DISABLE:
+            values.update(status=DeliveryStatus.FAILED, finished_at=now, next_attempt_at=None)
+        else:
+            delay = next_delay(number, result.retry_after)
+            if delay is None:
+                values.update(status=DeliveryStatus.FAILED, finished_at=now, next_attempt_at=None)
+            else:
+                next_at = now + timedelta(seconds=delay)
+                values.update(next_attempt_at=next_at)
+        session.add(
+            DeliveryAttempt(
+                delivery_id=delivery.id,
+                app_id=app.id,
+                number=number,
+                trigger=trigger,
+                url=app.webhook_url or "",
+                started_at=result.started_at,
+                duration_ms=result.duration_ms,
+                status_code=result.status,
+                outcome=str(result.outcome),
+                response_excerpt=result.response_excerpt,
+                error=(result.error or None) and result.error[:MAX_ERROR],
+                next_attempt_at=next_at,
+            )
+        )
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery.id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if result.succeeded:
+            await _judge_success(session, app)
+        else:
+            error = f"{result.error or 'failed'} from {app.webhook_url}"
+            await _judge_failure(session, app, error, now)
+            if result.outcome is Outcome.DISABLE:
+                await disable_endpoint(session, app, "gone")
+        if next_at is not None:
+            delivery.attempts = number
+            fanout.schedule(session, delivery, run_after=next_at, ordered=False)
+        await session.commit()
