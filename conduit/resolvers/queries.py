@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 
 from conduit.schema import ids
@@ -35,33 +37,27 @@ def _pk(global_id: str, type_name: str) -> int:
         raise BadInput(str(exc)) from exc
 
 
+# Global id type → (scope needed, loader attribute, GraphQL type).
+NODE_TYPES: dict[str, tuple[str, str, Any]] = {
+    "Organization": ("org:read", "organization", Organization),
+    "Project": ("project:read", "project", Project),
+    "Issue": ("issue:read", "issue", Issue),
+    "Event": ("event:read", "event", Event),
+    "Member": ("member:read", "member", Member),
+}
+
+
 async def load_node(info: Info, global_id: str) -> Node | None:
     try:
         kind, pk = ids.decode(global_id)
     except ids.InvalidId as exc:
         raise BadInput(str(exc)) from exc
-    loaders = info.context.loaders
-    if kind == "Organization":
-        require(info, "org:read")
-        o = await loaders.organization.load(pk)
-        return Organization.from_model(o) if o else None
-    if kind == "Project":
-        require(info, "project:read")
-        p = await loaders.project.load(pk)
-        return Project.from_model(p) if p else None
-    if kind == "Issue":
-        require(info, "issue:read")
-        i = await loaders.issue.load(pk)
-        return Issue.from_model(i) if i else None
-    if kind == "Event":
-        require(info, "event:read")
-        e = await loaders.event.load(pk)
-        return Event.from_model(e) if e else None
-    if kind == "Member":
-        require(info, "member:read")
-        m = await loaders.member.load(pk)
-        return Member.from_model(m) if m else None
-    return None
+    if kind not in NODE_TYPES:
+        return None
+    scope, loader, type_ = NODE_TYPES[kind]
+    require(info, scope)
+    row = await getattr(info.context.loaders, loader).load(pk)
+    return type_.from_model(row) if row else None
 
 
 @strawberry.type
