@@ -108,3 +108,37 @@ class GQL:
 @pytest.fixture
 def gql(rt: Runtime) -> GQL:
     return GQL(rt)
+
+
+# The job tests' private Redis database and worker helpers, shared rather than copied.
+from tests.jobs.conftest import (  # noqa: E402, F401
+    api_side,
+    arq_worker,
+    distributed_runtime,
+    redis,
+    redis_url,
+    wait_for,
+)
+
+
+@pytest.fixture(params=["embedded", "arq"])
+async def jobs_runtime(
+    request: pytest.FixtureRequest,
+    rt: Runtime,
+    fast_jobs: JobsSettings,
+    redis_url: str,  # noqa: F811 - the fixture imported above
+    redis: Any,  # noqa: F811
+) -> AsyncIterator[Runtime]:
+    """A running job system: embedded (SQLite and PostgreSQL), or arq workers on Redis (PostgreSQL)."""
+    if request.param == "embedded":
+        async with api_side(rt, fast_jobs):
+            yield rt
+        return
+    if rt.settings.is_sqlite:
+        pytest.skip("arq workers run against PostgreSQL")
+    distributed = distributed_runtime(rt, redis_url)
+    try:
+        async with api_side(distributed, fast_jobs), arq_worker(distributed, fast_jobs):
+            yield distributed
+    finally:
+        await distributed.close()

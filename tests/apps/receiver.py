@@ -24,7 +24,8 @@ class Hit:
     msg_id: str
     body: bytes
     verified: bool
-    at: float  # time.monotonic() on arrival
+    at: float
+    headers: dict[str, str] = field(default_factory=dict)  # time.monotonic() on arrival
 
 
 @dataclass
@@ -70,7 +71,14 @@ class Receiver:
                 verified = False
         with self._lock:
             self.hits.append(
-                Hit(name, request.headers.get("webhook-id", ""), body, verified, time.monotonic())
+                Hit(
+                    name,
+                    request.headers.get("webhook-id", ""),
+                    body,
+                    verified,
+                    time.monotonic(),
+                    dict(request.headers),
+                )
             )
         if endpoint.hold is not None:
             await asyncio.to_thread(endpoint.hold.wait, 60)
