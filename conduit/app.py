@@ -19,6 +19,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from conduit.auth.app_oauth import routes as oauth_routes
     from conduit.graphql_app import graphql_routes
     from conduit.ingest.routes import routes as ingest_routes
+    from conduit.sync.routes import routes as sync_routes
 
     owned = runtime is None
     rt = runtime or Runtime.create(settings)
@@ -37,7 +38,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             if owned:
                 await rt.close()
 
-    routes: list[BaseRoute] = [*health.routes, *ingest_routes, *graphql_routes(rt), *oauth_routes(rt)]
+    routes: list[BaseRoute] = [
+        *health.routes,
+        *ingest_routes,
+        *sync_routes,
+        *graphql_routes(rt),
+        *oauth_routes(rt),
+    ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.runtime = rt
     return app

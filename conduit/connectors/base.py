@@ -93,6 +93,11 @@ class Connector:
     def deleted(self, key: str, known: TicketRecord | None) -> TicketRecord:
         raise NotImplementedError
 
+    async def changed_since(self, scope: str, since: datetime) -> list[TicketRecord] | None:
+        """Tickets of `scope` changed since `since`, in one listing; None when the tracker has none
+        (then tickets are read by key with `get_tickets`)."""
+        return None
+
     async def search(self, scope: str, text: str, limit: int = 20) -> list[TicketRecord]:
         raise NotImplementedError
 

@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -30,6 +30,9 @@ from conduit.connectors.records import (
 KEY = re.compile(r"^(?P<owner>[A-Za-z0-9_.-]+)/(?P<repo>[A-Za-z0-9_.-]+)#(?P<number>[0-9]+)$")
 REPO = re.compile(r"^(?P<owner>[A-Za-z0-9_.-]+)/(?P<repo>[A-Za-z0-9_.-]+)$")
 ISSUE = "/repos/{owner}/{repo}/issues/{number}"
+NEXT_LINK = re.compile(r'<([^>]+)>;\s*rel="next"')
+# A listing of changes pages through at most this many pages of 100 before falling back to reads.
+MAX_PAGES = 10
 ACTIONS = {
     "opened": ChangeKind.CREATED,
     "closed": ChangeKind.CLOSED,
@@ -138,6 +141,33 @@ class GitHubConnector(Connector):
             return replace(known, deleted=True, etag=None, not_modified=False)
         parse_key(key)
         return TicketRecord(key, "", "", "deleted", StatusCategory.DONE, None, None, deleted=True)
+
+    async def changed_since(self, scope: str, since: datetime) -> list[TicketRecord] | None:
+        """One listing per 100 changed issues of a repository (deleted ones are not listed)."""
+        params = {
+            "state": "all",
+            "since": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "sort": "updated",
+            "direction": "asc",
+            "per_page": 100,
+        }
+        found: list[TicketRecord] = []
+        url: str | None = None
+        for _ in range(MAX_PAGES):
+            reply = await self.api.call(
+                "ticket.list_changed",
+                "GET",
+                "/repos/{owner}/{repo}/issues",
+                path=parse_repo(scope),
+                params=params if url is None else None,
+                url=url,
+            )
+            found += [ticket(item) for item in reply.data or [] if "pull_request" not in item]
+            match = NEXT_LINK.search(reply.headers.get("link", ""))
+            if match is None:
+                return found
+            url = match.group(1)
+        return None
 
     async def search(self, scope: str, text: str, limit: int = 20) -> list[TicketRecord]:
         repo = parse_repo(scope)

@@ -26,8 +26,10 @@ class ConduitSchema(strawberry.federation.Schema):
 def build_schema(extensions: Sequence[Any] = ()) -> ConduitSchema:
     from conduit.resolvers.apps import AppMutation, AppQuery
     from conduit.resolvers.deliveries import DeliveryMutation
+    from conduit.resolvers.installations import InstallationMutation, InstallationQuery
     from conduit.resolvers.issues import IssueMutation
     from conduit.resolvers.jobs import JobMutation, JobQuery
+    from conduit.resolvers.links import LinkMutation, LinkQuery
     from conduit.resolvers.members import MemberMutation
     from conduit.resolvers.projects import ProjectMutation
     from conduit.resolvers.queries import RootQuery
@@ -37,7 +39,7 @@ def build_schema(extensions: Sequence[Any] = ()) -> ConduitSchema:
     from conduit.schema.types.member import Member
     from conduit.schema.types.token import ApiToken
 
-    query = merge_types("Query", (RootQuery, JobQuery, AppQuery))
+    query = merge_types("Query", (RootQuery, JobQuery, InstallationQuery, LinkQuery, AppQuery))
     mutation = merge_types(
         "Mutation",
         (
@@ -46,6 +48,8 @@ def build_schema(extensions: Sequence[Any] = ()) -> ConduitSchema:
             TokenMutation,
             MemberMutation,
             JobMutation,
+            InstallationMutation,
+            LinkMutation,
             AppMutation,
             DeliveryMutation,
         ),

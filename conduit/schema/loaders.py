@@ -13,9 +13,21 @@ from sqlalchemy.orm import aliased
 from strawberry.dataloader import DataLoader
 
 from conduit.db.base import TenantMixin
-from conduit.db.models import Event, Issue, IssueStatus, Member, Organization, Project
+from conduit.db.models import (
+    Event,
+    ExternalIssue,
+    Installation,
+    Issue,
+    IssueLink,
+    IssueStatus,
+    Member,
+    Organization,
+    Project,
+)
+from conduit.db.models.integrations import TrackerWebhook
 from conduit.db.tenancy import TenantScope
 from conduit.schema.pagination import Page, SortKey
+from conduit.sync import revalidate
 
 M = TypeVar("M", bound=TenantMixin)
 
@@ -51,6 +63,14 @@ class Loaders:
         self.event = self._by_id(Event)
         self.member = self._by_id(Member)
         self.latest_event = DataLoader(self._load_latest_events)
+        self.installation = self._by_id(Installation)
+        self.external_issue = self._by_id(ExternalIssue)
+        self.installation_webhooks: DataLoader[int, list[TrackerWebhook]] = DataLoader(
+            self._load_installation_webhooks
+        )
+        self.issue_links: DataLoader[int, list[tuple[IssueLink, ExternalIssue]]] = DataLoader(
+            self._load_issue_links
+        )
         self.issue_page: DataLoader[tuple[int, IssueFilter], Page[Issue]] = DataLoader(self._load_issue_pages)
         self.event_page: DataLoader[tuple[int, int, str | None], Page[Event]] = DataLoader(
             self._load_event_pages
@@ -83,6 +103,40 @@ class Loaders:
             rows = await scope.scalars(scope.select(Event).where(Event.id.in_(newest)))
         by_issue = {e.issue_id: e for e in rows}
         return [by_issue.get(i) for i in issue_ids]
+
+    async def _load_installation_webhooks(self, installation_ids: list[int]) -> list[list[TrackerWebhook]]:
+        async with self._sessions() as session:
+            scope = TenantScope(session, self.organization_id)
+            rows = await scope.scalars(
+                scope.select(TrackerWebhook)
+                .where(TrackerWebhook.installation_id.in_(installation_ids))
+                .order_by(TrackerWebhook.id)
+            )
+        grouped: dict[int, list[TrackerWebhook]] = defaultdict(list)
+        for w in rows:
+            grouped[w.installation_id].append(w)
+        return [grouped.get(i, []) for i in installation_ids]
+
+    async def _load_issue_links(self, issue_ids: list[int]) -> list[list[tuple[IssueLink, ExternalIssue]]]:
+        """Links of a whole page of issues in one query, from the cache: no tracker call here."""
+        async with self._sessions() as session:
+            stmt = (
+                select(IssueLink, ExternalIssue)
+                .join(ExternalIssue, ExternalIssue.id == IssueLink.external_issue_id)
+                .where(
+                    IssueLink.organization_id == self.organization_id,
+                    ExternalIssue.organization_id == self.organization_id,
+                    IssueLink.issue_id.in_(issue_ids),
+                )
+                .order_by(IssueLink.id)
+            )
+            rows = (await session.execute(stmt)).tuples().all()
+        grouped: dict[int, list[tuple[IssueLink, ExternalIssue]]] = defaultdict(list)
+        for link, external in rows:
+            grouped[link.issue_id].append((link, external))
+        if rows:
+            await revalidate.request(self._sessions, self.organization_id, [e for _, e in rows])
+        return [grouped.get(i, []) for i in issue_ids]
 
     async def _load_issue_pages(self, keys: list[tuple[int, IssueFilter]]) -> list[Page[Issue]]:
         groups: dict[IssueFilter, list[int]] = defaultdict(list)

@@ -108,3 +108,70 @@ class Interaction(IdMixin, TenantMixin, CreatedMixin, Base):
     error: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     # Rate-limit headroom the tracker reported with this answer, if any.
     rate_limit_remaining: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class OAuthState(IdMixin, TenantMixin, CreatedMixin, Base):
+    """One authorization in flight: the `state` sent to the tracker, single-use, bound to its org."""
+
+    __tablename__ = "oauth_state"
+
+    installation_id: Mapped[int] = mapped_column(BigId, ForeignKey("installation.id", ondelete="CASCADE"))
+    # sha256 of the state: a database read does not hand out a usable state.
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    provider: Mapped[str] = mapped_column(String(40))
+    code_verifier_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
+    redirect_uri: Mapped[str] = mapped_column(String(500))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class TrackerWebhook(IdMixin, TenantMixin, CreatedMixin, Base):
+    """The tracker's webhook for one scope (a repository, a project) of an installation."""
+
+    __tablename__ = "tracker_webhook"
+    __table_args__ = (UniqueConstraint("installation_id", "scope"),)
+
+    installation_id: Mapped[int] = mapped_column(BigId, ForeignKey("installation.id", ondelete="CASCADE"))
+    scope: Mapped[str] = mapped_column(String(300))
+    external_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The API could not create it: a person pastes the installation's webhook URL and secret.
+    manual: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+
+
+class WebhookReceipt(IdMixin, TenantMixin, CreatedMixin, Base):
+    """A tracker webhook delivery already taken: a redelivery or a replay of the same id is ignored."""
+
+    __tablename__ = "webhook_receipt"
+    __table_args__ = (UniqueConstraint("installation_id", "delivery_id"),)
+
+    installation_id: Mapped[int] = mapped_column(BigId, ForeignKey("installation.id", ondelete="CASCADE"))
+    delivery_id: Mapped[str] = mapped_column(String(200))
+
+
+class TicketRequestState(enum.StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class TicketRequest(IdMixin, TenantMixin, CreatedMixin, Base):
+    """A request to create a ticket from an issue; its key makes a double submit one ticket."""
+
+    __tablename__ = "ticket_request"
+
+    # Unique while the request stands; cleared when its link is removed so a new ticket can be made.
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    issue_id: Mapped[int] = mapped_column(BigId, ForeignKey("issue.id", ondelete="CASCADE"))
+    installation_id: Mapped[int] = mapped_column(BigId, ForeignKey("installation.id", ondelete="CASCADE"))
+    target: Mapped[str] = mapped_column(String(300))
+    title: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    state: Mapped[TicketRequestState] = mapped_column(
+        _enum(TicketRequestState), default=TicketRequestState.PENDING
+    )
+    error: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    external_issue_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("external_issue.id", ondelete="SET NULL"), nullable=True
+    )

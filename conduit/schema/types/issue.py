@@ -17,6 +17,7 @@ from conduit.schema.types.member import Member
 from conduit.schema.types.node import Node
 
 if TYPE_CHECKING:
+    from conduit.schema.types.external_issue import IssueLink
     from conduit.schema.types.project import Project
 
 
@@ -95,3 +96,16 @@ class Issue(Node):
         require(info, "event:read")
         page = await info.context.loaders.event_page.load((self.pk, clamp_first(first), after))
         return connection(page, EVENT_SORT, Event.from_model)
+
+    @strawberry.field(
+        description="Tickets linked to this issue, from the sync cache (one query for a whole page; "
+        "stale entries are refreshed in the background, batched per installation)."
+    )
+    async def links(
+        self, info: Info
+    ) -> list[Annotated[IssueLink, strawberry.lazy("conduit.schema.types.external_issue")]]:
+        from conduit.schema.types.external_issue import IssueLink
+
+        require(info, "issue:read")
+        rows = await info.context.loaders.issue_links.load(self.pk)
+        return [IssueLink.from_models(link, external) for link, external in rows]

@@ -1,0 +1,194 @@
+"""Tracker installations: the provider catalog, installing over OAuth, config, uninstalling."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import strawberry
+
+from conduit.connectors.catalog import PROVIDERS
+from conduit.connectors.config import ConfigError, SyncConfig
+from conduit.db import models
+from conduit.db.tenancy import TenantScope
+from conduit.schema import ids
+from conduit.schema.context import Info
+from conduit.schema.errors import ForbiddenError, NotFoundError, ValidationError
+from conduit.schema.pagination import Connection, Page, SortKey, clamp_first, connection
+from conduit.schema.permissions import forbidden, require
+from conduit.schema.types.installation import Installation, Provider
+from conduit.sync import install
+
+INSTALLATION_SORT = SortKey(models.Installation.id, models.Installation.id, descending=False)
+
+
+@strawberry.input(description="Sync settings to change; a field left out keeps its value.")
+class InstallationConfigInput:
+    status_outbound: bool | None = strawberry.UNSET
+    status_inbound: bool | None = strawberry.UNSET
+    assignee_outbound: bool | None = strawberry.UNSET
+    assignee_inbound: bool | None = strawberry.UNSET
+    comments_outbound: bool | None = strawberry.UNSET
+    resolved_statuses: list[str] | None = strawberry.UNSET
+    resolve_status: str | None = strawberry.UNSET
+    reopen_status: str | None = strawberry.UNSET
+    issue_type: str | None = strawberry.UNSET
+
+    def changes(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if v is not strawberry.UNSET}
+
+
+@strawberry.type
+class StartInstallationPayload:
+    installation: Installation
+    authorize_url: str = strawberry.field(
+        description="Send the person here to approve access in the tracker."
+    )
+    webhook_url: str
+    webhook_secret: str | None = strawberry.field(
+        description="Shown this once, for a new installation: paste it with the webhook URL where the "
+        "tracker's API may not register the webhook itself."
+    )
+
+
+@strawberry.type
+class UpdateInstallationConfigPayload:
+    installation: Installation
+
+
+@strawberry.type
+class UninstallPayload:
+    installation_id: strawberry.ID
+
+
+StartInstallationResult = Annotated[
+    StartInstallationPayload | ValidationError | NotFoundError | ForbiddenError,
+    strawberry.union("StartInstallationResult"),
+]
+UpdateInstallationConfigResult = Annotated[
+    UpdateInstallationConfigPayload | ValidationError | NotFoundError | ForbiddenError,
+    strawberry.union("UpdateInstallationConfigResult"),
+]
+UninstallResult = Annotated[
+    UninstallPayload | NotFoundError | ForbiddenError | ValidationError, strawberry.union("UninstallResult")
+]
+
+
+async def installation_page(info: Info, first: int | None, after: str | None) -> Connection[Installation]:
+    n = clamp_first(first)
+    ctx = info.context
+    async with ctx.runtime.sessions() as session:
+        scope = TenantScope(session, ctx.viewer.organization_id)
+        stmt = scope.select(models.Installation).order_by(*INSTALLATION_SORT.order_by()).limit(n + 1)
+        if after:
+            stmt = stmt.where(INSTALLATION_SORT.after(after))
+        rows = await scope.scalars(stmt)
+    return connection(Page(rows[:n], len(rows) > n), INSTALLATION_SORT, Installation.from_model)
+
+
+def installation_pk(global_id: str) -> int | None:
+    try:
+        return ids.decode_as(global_id, "Installation")
+    except ids.InvalidId:
+        return None
+
+
+@strawberry.type
+class InstallationQuery:
+    @strawberry.field(description="The trackers Conduit can connect to.")
+    def providers(self) -> list[Provider]:
+        return [Provider.from_spec(p) for p in PROVIDERS.values()]
+
+    @strawberry.field(description="The organization's tracker installations.")
+    async def installations(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Installation]:
+        require(info, "installation:read")
+        return await installation_page(info, first, after)
+
+    @strawberry.field
+    async def installation(self, info: Info, id: strawberry.ID) -> Installation | None:
+        require(info, "installation:read")
+        pk = installation_pk(id)
+        row = await info.context.loaders.installation.load(pk) if pk else None
+        return Installation.from_model(row) if row else None
+
+
+@strawberry.type
+class InstallationMutation:
+    @strawberry.mutation(
+        description="Begin installing a tracker: returns the URL to authorize Conduit at. Pass "
+        "`installationId` to reconnect an existing installation, keeping its config and links."
+    )
+    async def start_installation(
+        self,
+        info: Info,
+        provider: str,
+        base_url: str | None = None,
+        installation_id: strawberry.ID | None = None,
+    ) -> StartInstallationResult:
+        if err := forbidden(info, "installation:write"):
+            return err
+        ctx = info.context
+        org_id = ctx.viewer.organization_id
+        try:
+            base = install.check_base_url(base_url)
+        except install.InstallError as exc:
+            return ValidationError(message=str(exc), field="baseUrl")
+        async with ctx.runtime.sessions() as session:
+            existing = None
+            if installation_id is not None:
+                pk = installation_pk(installation_id)
+                existing = await TenantScope(session, org_id).get(models.Installation, pk) if pk else None
+                if existing is None:
+                    return NotFoundError(message="installation not found")
+                if existing.provider != provider:
+                    return ValidationError(
+                        message="the installation is for another provider", field="provider"
+                    )
+                base = existing.base_url
+            try:
+                started = await install.start(ctx.runtime, session, org_id, provider, base, existing)
+            except install.InstallError as exc:
+                return ValidationError(message=str(exc), field="provider")
+            await session.commit()
+            row = started.installation
+            return StartInstallationPayload(
+                installation=Installation.from_model(row),
+                authorize_url=started.authorize_url,
+                webhook_url=install.webhook_url(ctx.runtime, row),
+                webhook_secret=started.webhook_secret,
+            )
+
+    @strawberry.mutation(description="Change how an installation syncs; fields left out keep their value.")
+    async def update_installation_config(
+        self, info: Info, installation_id: strawberry.ID, config: InstallationConfigInput
+    ) -> UpdateInstallationConfigResult:
+        if err := forbidden(info, "installation:write"):
+            return err
+        pk = installation_pk(installation_id)
+        async with info.context.runtime.sessions() as session:
+            scope = TenantScope(session, info.context.viewer.organization_id)
+            row = await scope.get(models.Installation, pk) if pk else None
+            if row is None:
+                return NotFoundError(message="installation not found")
+            merged: dict[str, Any] = {**SyncConfig.from_json(row.config).to_json(), **config.changes()}
+            try:
+                row.config = SyncConfig.from_json(merged).to_json()
+            except ConfigError as exc:
+                return ValidationError(message=str(exc), field="config")
+            await session.commit()
+            return UpdateInstallationConfigPayload(installation=Installation.from_model(row))
+
+    @strawberry.mutation(description="Remove an installation with its cached tickets and links.")
+    async def uninstall(self, info: Info, installation_id: strawberry.ID) -> UninstallResult:
+        if err := forbidden(info, "installation:write"):
+            return err
+        pk = installation_pk(installation_id)
+        org_id = info.context.viewer.organization_id
+        async with info.context.runtime.sessions() as session:
+            row = await TenantScope(session, org_id).get(models.Installation, pk) if pk else None
+            if row is None:
+                return NotFoundError(message="installation not found")
+            await session.delete(row)
+            await session.commit()
+        return UninstallPayload(installation_id=installation_id)

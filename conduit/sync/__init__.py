@@ -1,0 +1,1 @@
+"""Keeping Conduit issues and tracker tickets in step: installing, linking, sync out, sync in, reconcile."""

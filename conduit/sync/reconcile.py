@@ -1,0 +1,106 @@
+"""Reconcile and revalidate: read linked tickets back from the tracker, in batches, and apply drift.
+
+Webhooks get lost and reordered; this is what makes the two sides converge anyway. Reading is
+batched per installation: one JQL search per 50 Jira keys; for GitHub one listing of what changed
+in each repository since the oldest cached copy (revalidation), or conditional reads that cost no
+rate limit when nothing changed (reconcile, which must also notice deleted tickets).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from conduit.connectors import SyncConfig, TicketRecord, get_connectors
+from conduit.db.models import ExternalIssue, Installation, InstallationStatus, IssueLink
+from conduit.runtime import Runtime
+from conduit.sync import cache
+from conduit.sync.apply import Outcome, apply_record
+from conduit.sync.links import scope_of
+from conduit.sync.webhooks import refresh_expiring
+
+RECONCILE_KIND = "tracker.reconcile"
+REVALIDATE_KIND = "tracker.revalidate"
+# A listing starts this much before the oldest cached copy: clocks and second-granular times.
+LISTING_OVERLAP = timedelta(seconds=5)
+
+
+async def _linked(runtime: Runtime, installation_id: int, ids: Sequence[int] | None) -> list[ExternalIssue]:
+    async with runtime.sessions() as session:
+        stmt = (
+            select(ExternalIssue)
+            .where(ExternalIssue.installation_id == installation_id, ExternalIssue.deleted.is_(False))
+            .where(ExternalIssue.id.in_(select(IssueLink.external_issue_id)))
+            .order_by(ExternalIssue.id)
+        )
+        if ids is not None:
+            stmt = stmt.where(ExternalIssue.id.in_(list(ids)))
+        return list((await session.execute(stmt)).scalars())
+
+
+async def read(
+    runtime: Runtime, installation: Installation, externals: list[ExternalIssue], listing: bool
+) -> dict[str, TicketRecord]:
+    connector = get_connectors(runtime).bind(installation)
+    known = {e.key: cache.known_record(e) for e in externals}
+    if not listing:
+        return await connector.get_tickets(list(known), known)
+    found: dict[str, TicketRecord] = {}
+    unlisted: list[str] = []
+    by_scope: dict[str, list[ExternalIssue]] = defaultdict(list)
+    for e in externals:
+        by_scope[scope_of(installation.provider, e.key)].append(e)
+    for scope, group in by_scope.items():
+        since = min((e.last_synced_at or e.created_at) for e in group) - LISTING_OVERLAP
+        changed = await connector.changed_since(scope, since)
+        if changed is None:
+            unlisted += [e.key for e in group]
+            continue
+        keys = {e.key for e in group}
+        found |= {r.key: r for r in changed if r.key in keys}
+        # Listed as unchanged: the cached copy stands, confirmed now.
+        found |= {k: known[k].confirmed() for k in keys if k not in found}
+    if unlisted:
+        found |= await connector.get_tickets(unlisted, known)
+    return found
+
+
+async def sync_installation(
+    runtime: Runtime, installation_id: int, ids: Sequence[int] | None = None, *, listing: bool = False
+) -> dict[Outcome, int]:
+    """Read the linked tickets (all, or `ids`) and apply what changed; returns counts per outcome."""
+    counts: dict[Outcome, int] = defaultdict(int)
+    async with runtime.sessions() as session:
+        installation = await session.get(Installation, installation_id)
+    if installation is None or installation.status is not InstallationStatus.ACTIVE:
+        return counts
+    externals = await _linked(runtime, installation_id, ids)
+    if not externals:
+        return counts
+    records = await read(runtime, installation, externals, listing)
+    config = SyncConfig.from_json(installation.config)
+    async with runtime.sessions() as session:
+        installation = await session.get(Installation, installation_id)
+        assert installation is not None
+        for e in externals:
+            record = records.get(e.key)
+            row = await session.get(ExternalIssue, e.id)
+            if record is None or row is None:
+                continue
+            counts[await apply_record(session, installation, config, row, record)] += 1
+        await session.commit()
+    return counts
+
+
+async def active_installations(runtime: Runtime) -> list[int]:
+    async with runtime.sessions() as session:
+        stmt = select(Installation.id).where(Installation.status == InstallationStatus.ACTIVE)
+        return list((await session.execute(stmt)).scalars())
+
+
+async def reconcile_installation(runtime: Runtime, installation_id: int) -> dict[Outcome, int]:
+    await refresh_expiring(runtime, installation_id)
+    return await sync_installation(runtime, installation_id)

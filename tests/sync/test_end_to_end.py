@@ -1,0 +1,139 @@
+"""Both trackers end to end over real HTTP: install through OAuth, create a ticket from an issue,
+close it in the tracker → issue resolved; change it in Conduit → ticket changed; no echo bounces."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from conduit.db.models import ExternalIssue
+from conduit.db.models.integrations import TrackerWebhook
+from conduit.schema.ids import decode_as, encode
+from tests.sync.conftest import Conduit, Side, install, wait_for
+
+CREATE = """
+mutation($issue: ID!, $inst: ID!, $target: String!) {
+  createExternalIssue(issueId: $issue, installationId: $inst, target: $target) {
+    __typename
+    ... on CreateExternalIssuePayload { request { id state } }
+    ... on UserError { message }
+  }
+}"""
+REQUEST = "query($id: ID!) { ticketRequest(id: $id) { state error externalIssue { key url title } } }"
+LINKS = """
+query($id: ID!) { issue(id: $id) { links { broken externalIssue {
+  key url title status statusCategory updatedAt lastSyncedAt installation { status } } } } }"""
+
+
+async def create_ticket(
+    conduit: Conduit, installation_gid: str, issue_id: int, target: str
+) -> dict[str, str]:
+    """Submit twice, as a double click would; both answers name one request, and it finishes."""
+    answers = [
+        (
+            await conduit.graphql(
+                CREATE, issue=encode("Issue", issue_id), inst=installation_gid, target=target
+            )
+        )["createExternalIssue"]
+        for _ in range(2)
+    ]
+    assert answers[0]["__typename"] == "CreateExternalIssuePayload", answers[0]
+    assert answers[0]["request"]["id"] == answers[1]["request"]["id"]
+
+    async def done() -> dict[str, str] | None:
+        request = (await conduit.graphql(REQUEST, id=answers[0]["request"]["id"]))["ticketRequest"]
+        assert request["state"] != "FAILED", request
+        return request["externalIssue"] if request["state"] == "DONE" else None
+
+    ticket: dict[str, str] = await wait_for(done, "the ticket to be created")
+    return ticket
+
+
+async def ticket_count(conduit: Conduit, installation_id: int) -> int:
+    async with conduit.runtime.sessions() as session:
+        return int(
+            await session.scalar(
+                select(func.count())
+                .select_from(ExternalIssue)
+                .where(ExternalIssue.installation_id == installation_id)
+            )
+            or 0
+        )
+
+
+async def webhook_registered(conduit: Conduit, installation_id: int) -> bool:
+    async with conduit.runtime.sessions() as session:
+        row = (
+            await session.execute(
+                select(TrackerWebhook).where(TrackerWebhook.installation_id == installation_id)
+            )
+        ).scalar_one_or_none()
+        return row is not None and row.external_id is not None
+
+
+@pytest.mark.parametrize("provider", ["github", "jira"])
+async def test_round_trip(conduit: Conduit, sides: dict[str, Side], provider: str) -> None:
+    side = sides[provider]
+    installed = await install(conduit, side)
+    issue_id = await conduit.issue()
+
+    ticket = await create_ticket(conduit, installed.gid, issue_id, side.scope)
+    assert ticket["title"] == "ZeroDivisionError: division by zero"
+    assert ticket["url"].startswith(side.url)
+    assert await ticket_count(conduit, installed.id) == 1
+    await wait_for(lambda: webhook_registered(conduit, installed.id), "the webhook to be registered")
+
+    links = (await conduit.graphql(LINKS, id=encode("Issue", issue_id)))["issue"]["links"]
+    assert [link["externalIssue"]["key"] for link in links] == [ticket["key"]]
+    assert links[0]["externalIssue"]["statusCategory"] == "OPEN"
+
+    # Closed in the tracker by a person → resolved in Conduit, with the sync as the actor.
+    deliveries = await side.act(ticket["key"], "close")
+    assert deliveries, "the tracker sent no webhook"
+
+    async def resolved() -> bool:
+        return await conduit.issue_status(issue_id) == "resolved"
+
+    await wait_for(resolved, "the issue to be resolved by the tracker's webhook")
+    events = await conduit.events("issue.resolved", issue_id)
+    assert [e["actor"]["type"] for e in events] == ["tracker"]
+    assert decode_as(events[0]["actor"]["id"], "Installation") == installed.id
+
+    # Reopened in Conduit → reopened in the tracker; then resolved in Conduit → closed again.
+    await conduit.set_status(issue_id, "UNRESOLVED")
+    await wait_for(lambda: category(conduit, installed.id, ticket["key"], "open"), "the ticket to reopen")
+    await conduit.set_status(issue_id, "RESOLVED")
+    await wait_for(lambda: category(conduit, installed.id, ticket["key"], "done"), "the ticket to close")
+
+    # The tracker's webhooks about Conduit's own changes did not bounce back as new changes.
+    await wait_for(lambda: idle(conduit), "the job queue to drain")
+    assert await conduit.issue_status(issue_id) == "resolved"
+    assert [e["actor"]["type"] for e in await conduit.events("issue.resolved", issue_id)] == [
+        "tracker",
+        "api_token",
+    ]
+    assert [e["actor"]["type"] for e in await conduit.events("issue.unresolved", issue_id)] == ["api_token"]
+
+
+async def category(conduit: Conduit, installation_id: int, key: str, wanted: str) -> bool:
+    """Whether the ticket, read from the tracker itself, is in the wanted category."""
+    from conduit.connectors import get_connectors
+
+    connector = await get_connectors(conduit.runtime).connector(installation_id)
+    record = await connector.get_ticket(key)
+    return bool(record.status_category.value == wanted)
+
+
+async def idle(conduit: Conduit) -> bool:
+    from conduit.db.models import OutboxRow, OutboxState
+
+    async with conduit.runtime.sessions() as session:
+        waiting = await session.scalar(
+            select(func.count())
+            .select_from(OutboxRow)
+            .where(
+                OutboxRow.organization_id == conduit.tenant.organization_id,
+                OutboxRow.state.in_((OutboxState.PENDING, OutboxState.QUEUED, OutboxState.RUNNING)),
+            )
+        )
+    return waiting == 0
