@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, exists, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -97,14 +97,21 @@ class Run:
     started_at: datetime
 
 
-async def start_run(
-    session: AsyncSession, row_id: int, now: datetime, leases: Mapping[str, timedelta], default: timedelta
-) -> Run | None:
-    """Take a QUEUED row. None when another run has it, or it is done: a double hand-over stops here.
+async def start_runs(
+    session: AsyncSession,
+    ids: Sequence[int],
+    now: datetime,
+    leases: Mapping[str, timedelta],
+    default: timedelta,
+) -> dict[int, Run]:
+    """Take the QUEUED rows among `ids`. Absent ids are held by another run, or finished: a double
+    hand-over stops here.
 
     The running lease depends on the kind (its timeout), which is only known once the row is read,
     hence the CASE: one statement, so a double hand-over cannot slip between a read and a write.
     """
+    if not ids:
+        return {}
     lease_end: Any = (
         case({k: now + v for k, v in leases.items()}, value=OutboxRow.kind, else_=now + default)
         if leases
@@ -112,9 +119,10 @@ async def start_run(
     )
     result = await session.execute(
         update(OutboxRow)
-        .where(OutboxRow.id == row_id, OutboxRow.state == S.QUEUED)
+        .where(OutboxRow.id.in_(ids), OutboxRow.state == S.QUEUED)
         .values(state=S.RUNNING, attempts=OutboxRow.attempts + 1, started_at=now, lease_expires_at=lease_end)
         .returning(
+            OutboxRow.id,
             OutboxRow.kind,
             OutboxRow.payload,
             OutboxRow.organization_id,
@@ -124,15 +132,70 @@ async def start_run(
         )
         .execution_options(synchronize_session=False)
     )
-    row = result.one_or_none()
-    if row is None:
-        return None
-    kind, payload, organization_id, key, attempts, created_at = row
-    return Run(row_id, kind, payload or {}, organization_id, key, attempts, created_at, now)
+    return {
+        row_id: Run(row_id, kind, payload or {}, organization_id, key, attempts, created_at, now)
+        for row_id, kind, payload, organization_id, key, attempts, created_at in result
+    }
+
+
+async def start_run(
+    session: AsyncSession, row_id: int, now: datetime, leases: Mapping[str, timedelta], default: timedelta
+) -> Run | None:
+    return (await start_runs(session, [row_id], now, leases, default)).get(row_id)
+
+
+# Columns an outcome may set; "errors" is an increment, the rest are plain values.
+OUTCOME_COLUMNS = frozenset(
+    {
+        "state",
+        "attempts",
+        "errors",
+        "run_after",
+        "last_error",
+        "dead_reason",
+        "finished_at",
+        "duration_ms",
+        "latency_ms",
+    }
+)
+
+
+async def finish_many(session: AsyncSession, outcomes: Sequence[tuple[Run, dict[str, Any]]]) -> None:
+    """Record many runs' outcomes in one transaction, skipping any run whose lease was lost meanwhile.
+
+    Outcomes setting the same columns share one executemany statement.
+    """
+    table: Table = OutboxRow.__table__  # type: ignore[assignment]
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for run, values in outcomes:
+        unknown = set(values) - OUTCOME_COLUMNS
+        if unknown:
+            raise ValueError(f"not an outcome column: {sorted(unknown)}")
+        row = {"w_id": run.id, "w_attempt": run.attempt, **{f"p_{k}": v for k, v in values.items()}}
+        groups.setdefault(tuple(sorted(values)), []).append(row)
+    for columns, params in groups.items():
+        sets: dict[str, Any] = {"lease_expires_at": None}
+        for col in columns:
+            value = bindparam(f"p_{col}", type_=table.c[col].type)
+            sets[col] = table.c.errors + value if col == "errors" else value
+        stmt = (
+            update(table)
+            .where(
+                table.c.id == bindparam("w_id"),
+                table.c.state == S.RUNNING,
+                table.c.attempts == bindparam("w_attempt"),
+            )
+            .values(sets)
+        )
+        await session.execute(stmt, params)
 
 
 async def finish(session: AsyncSession, run: Run, values: dict[str, Any]) -> bool:
     """Record a run's outcome, unless the lease was lost and the row moved on without this run."""
+    values = dict(values)
+    errors = values.pop("errors", None)
+    if errors is not None:
+        values["errors"] = OutboxRow.errors + errors
     result = await session.execute(
         update(OutboxRow)
         .where(OutboxRow.id == run.id, OutboxRow.state == S.RUNNING, OutboxRow.attempts == run.attempt)

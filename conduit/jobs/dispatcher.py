@@ -14,6 +14,7 @@ from conduit.jobs.transport import Transport
 from conduit.runtime import Runtime
 
 log = logging.getLogger("conduit.jobs.dispatcher")
+COALESCE_SECONDS = 0.005
 
 
 class Dispatcher:
@@ -59,6 +60,8 @@ class Dispatcher:
             while True:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._event.wait(), self.settings.poll_interval_seconds)
+                # Commits tend to come in bursts: a moment's pause lets one claim take many rows.
+                await asyncio.sleep(COALESCE_SECONDS)
                 self._event.clear()
                 try:
                     await self.dispatch_all()

@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 
 from conduit.db.base import utcnow
-from conduit.db.models import OutboxRow, OutboxState
+from conduit.db.models import OutboxState
 from conduit.jobs import claims, writes
+from conduit.jobs.batching import Batcher
 from conduit.jobs.config import JobsSettings
 from conduit.jobs.context import JobContext, JobLog, job_log
 from conduit.jobs.errors import PermanentFailure, Retry
@@ -54,6 +55,30 @@ class Executor:
         self.resources = resources if resources is not None else {}
         self.on_settled = on_settled
         self.db_patience = db_patience
+        self._starts: Batcher[int, claims.Run | None] = Batcher(self._start_batch)
+        self._outcomes: Batcher[tuple[claims.Run, dict[str, Any]], None] = Batcher(self._record_batch)
+
+    async def _start_batch(self, ids: Sequence[int]) -> list[claims.Run | None]:
+        grace = self.settings.lease_grace_seconds
+        leases = {s.kind: timedelta(seconds=s.timeout + grace) for s in self.registry.specs()}
+        # A kind this process does not know is marked dead at once; a short lease suffices.
+        default = timedelta(seconds=grace)
+
+        async def start() -> dict[int, claims.Run]:
+            async with writes.transaction(self.runtime) as session:
+                return await claims.start_runs(session, sorted(set(ids)), utcnow(), leases, default)
+
+        runs = await self._db(start)
+        # The same id twice in one batch (a double hand-over) still yields a single run.
+        return [runs.pop(row_id, None) for row_id in ids]
+
+    async def _record_batch(self, outcomes: Sequence[tuple[claims.Run, dict[str, Any]]]) -> list[None]:
+        async def record() -> None:
+            async with writes.transaction(self.runtime) as session:
+                await claims.finish_many(session, outcomes)
+
+        await self._db(record)
+        return [None] * len(outcomes)
 
     async def _db(self, op: Callable[[], Awaitable[T]]) -> T:
         """Run a short outbox transaction, riding out a database restart or dropped connections."""
@@ -71,16 +96,7 @@ class Executor:
 
     async def run(self, row_id: int) -> OutboxState | None:
         """Run the row if it is still queued; return the state it settled in, or None if skipped."""
-        grace = self.settings.lease_grace_seconds
-        leases = {s.kind: timedelta(seconds=s.timeout + grace) for s in self.registry.specs()}
-        # A kind this process does not know is marked dead at once; a short lease suffices.
-        default = timedelta(seconds=grace)
-
-        async def start() -> claims.Run | None:
-            async with writes.transaction(self.runtime) as session:
-                return await claims.start_run(session, row_id, utcnow(), leases, default)
-
-        run = await self._db(start)
+        run = await self._starts.submit(row_id)
         if run is None:
             log.debug("job=%s skipped: not queued (already taken or finished)", row_id)
             return None
@@ -131,7 +147,7 @@ class Executor:
             values.update(latency_ms=int((now - run.created_at).total_seconds() * 1000), dead_reason=None)
             jlog.info("done in %dms", values["duration_ms"])
         else:
-            values.update(last_error=describe(exc), errors=OutboxRow.errors + 1)
+            values.update(last_error=describe(exc), errors=1)
             max_tries = spec.max_tries if spec else 1
             if isinstance(exc, PermanentFailure):
                 state, reason = OutboxState.DEAD, exc.reason
@@ -164,27 +180,17 @@ class Executor:
                 )
         values["state"] = state
 
-        async def record() -> bool:
-            async with writes.transaction(self.runtime) as session:
-                return await claims.finish(session, run, values)
-
-        if not await self._db(record):
-            jlog.warning("outcome %s not recorded: the lease was lost and the row moved on", state.value)
-        if self.on_settled is not None:
+        # A run whose lease was lost meanwhile records nothing: the row has moved on without it.
+        await self._outcomes.submit((run, values))
+        # Only a settled row with a key (its successor may now go) or a retry changes what is due.
+        if self.on_settled is not None and (run.key is not None or state is OutboxState.PENDING):
             self.on_settled()
         return state
 
     async def _give_back(self, run: claims.Run, jlog: JobLog) -> None:
-        async def record() -> bool:
-            async with writes.transaction(self.runtime) as session:
-                return await claims.finish(
-                    session,
-                    run,
-                    {"state": OutboxState.PENDING, "attempts": run.attempt - 1, "run_after": utcnow()},
-                )
-
+        values = {"state": OutboxState.PENDING, "attempts": run.attempt - 1, "run_after": utcnow()}
         try:
-            await self._db(record)
+            await self._record_batch([(run, values)])
             jlog.info("interrupted by shutdown; handed back")
         except DatabaseUnavailable:
             jlog.warning("interrupted by shutdown; the sweeper will hand it over again")

@@ -1,0 +1,48 @@
+"""Group commit: concurrent jobs' bookkeeping writes share one transaction.
+
+Twenty jobs finishing at about the same time cost one commit instead of twenty. Whoever submits
+while a batch is being written simply joins the next batch, so nothing waits on a timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Batcher(Generic[T, R]):
+    def __init__(self, flush: Callable[[Sequence[T]], Awaitable[Sequence[R]]], max_batch: int = 500) -> None:
+        self._flush = flush
+        self._max_batch = max_batch
+        self._items: list[tuple[T, asyncio.Future[R]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def submit(self, item: T) -> R:
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._items.append((item, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._items:
+            await asyncio.sleep(0)  # let the other jobs finishing in this loop turn join in
+            batch, self._items = self._items[: self._max_batch], self._items[self._max_batch :]
+            try:
+                results = await self._flush([item for item, _ in batch])
+            except asyncio.CancelledError:
+                for _, future in batch:
+                    future.cancel()
+                raise
+            except Exception as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
