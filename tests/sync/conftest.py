@@ -74,9 +74,10 @@ class Side:
     async def clear_faults(self) -> None:
         await self.control("DELETE", "/faults")
 
-    async def calls(self) -> list[dict[str, Any]]:
+    async def calls(self) -> int:
+        """How many API calls the tracker has answered since the log was last cleared."""
         data = await self.control("GET", "/calls", params={"limit": 0})
-        return list(data["calls"] if isinstance(data, dict) else data)
+        return int(data["total"])
 
     async def clear_calls(self) -> None:
         await self.control("DELETE", "/calls")

@@ -10,43 +10,11 @@ from conduit.db.models import ExternalIssue
 from conduit.db.models.integrations import TrackerWebhook
 from conduit.schema.ids import decode_as, encode
 from tests.sync.conftest import Conduit, Side, install, wait_for
+from tests.sync.helpers import category_is, create_ticket, idle
 
-CREATE = """
-mutation($issue: ID!, $inst: ID!, $target: String!) {
-  createExternalIssue(issueId: $issue, installationId: $inst, target: $target) {
-    __typename
-    ... on CreateExternalIssuePayload { request { id state } }
-    ... on UserError { message }
-  }
-}"""
-REQUEST = "query($id: ID!) { ticketRequest(id: $id) { state error externalIssue { key url title } } }"
 LINKS = """
 query($id: ID!) { issue(id: $id) { links { broken externalIssue {
   key url title status statusCategory updatedAt lastSyncedAt installation { status } } } } }"""
-
-
-async def create_ticket(
-    conduit: Conduit, installation_gid: str, issue_id: int, target: str
-) -> dict[str, str]:
-    """Submit twice, as a double click would; both answers name one request, and it finishes."""
-    answers = [
-        (
-            await conduit.graphql(
-                CREATE, issue=encode("Issue", issue_id), inst=installation_gid, target=target
-            )
-        )["createExternalIssue"]
-        for _ in range(2)
-    ]
-    assert answers[0]["__typename"] == "CreateExternalIssuePayload", answers[0]
-    assert answers[0]["request"]["id"] == answers[1]["request"]["id"]
-
-    async def done() -> dict[str, str] | None:
-        request = (await conduit.graphql(REQUEST, id=answers[0]["request"]["id"]))["ticketRequest"]
-        assert request["state"] != "FAILED", request
-        return request["externalIssue"] if request["state"] == "DONE" else None
-
-    ticket: dict[str, str] = await wait_for(done, "the ticket to be created")
-    return ticket
 
 
 async def ticket_count(conduit: Conduit, installation_id: int) -> int:
@@ -101,9 +69,9 @@ async def test_round_trip(conduit: Conduit, sides: dict[str, Side], provider: st
 
     # Reopened in Conduit → reopened in the tracker; then resolved in Conduit → closed again.
     await conduit.set_status(issue_id, "UNRESOLVED")
-    await wait_for(lambda: category(conduit, installed.id, ticket["key"], "open"), "the ticket to reopen")
+    await wait_for(lambda: category_is(conduit, installed.id, ticket["key"], "open"), "the ticket to reopen")
     await conduit.set_status(issue_id, "RESOLVED")
-    await wait_for(lambda: category(conduit, installed.id, ticket["key"], "done"), "the ticket to close")
+    await wait_for(lambda: category_is(conduit, installed.id, ticket["key"], "done"), "the ticket to close")
 
     # The tracker's webhooks about Conduit's own changes did not bounce back as new changes.
     await wait_for(lambda: idle(conduit), "the job queue to drain")
@@ -113,27 +81,3 @@ async def test_round_trip(conduit: Conduit, sides: dict[str, Side], provider: st
         "api_token",
     ]
     assert [e["actor"]["type"] for e in await conduit.events("issue.unresolved", issue_id)] == ["api_token"]
-
-
-async def category(conduit: Conduit, installation_id: int, key: str, wanted: str) -> bool:
-    """Whether the ticket, read from the tracker itself, is in the wanted category."""
-    from conduit.connectors import get_connectors
-
-    connector = await get_connectors(conduit.runtime).connector(installation_id)
-    record = await connector.get_ticket(key)
-    return bool(record.status_category.value == wanted)
-
-
-async def idle(conduit: Conduit) -> bool:
-    from conduit.db.models import OutboxRow, OutboxState
-
-    async with conduit.runtime.sessions() as session:
-        waiting = await session.scalar(
-            select(func.count())
-            .select_from(OutboxRow)
-            .where(
-                OutboxRow.organization_id == conduit.tenant.organization_id,
-                OutboxRow.state.in_((OutboxState.PENDING, OutboxState.QUEUED, OutboxState.RUNNING)),
-            )
-        )
-    return waiting == 0
