@@ -1,0 +1,61 @@
+"""A page of 50 issues with links reads the cache; stale tickets are refreshed in one batch per
+installation, counted at the sandbox tracker."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from conduit.connectors import TicketDraft, get_connectors
+from conduit.db.base import utcnow
+from conduit.db.models import ExternalIssue, Installation, Issue
+from conduit.schema.ids import encode
+from conduit.sync.links import link_record
+from tests.factories import make_issue, make_project
+from tests.sync.conftest import Conduit, Side, install, wait_for
+from tests.sync.helpers import idle
+
+PAGE = """query($id: ID!) { project(id: $id) { issues(first: 50) { nodes {
+  links { externalIssue { key title status lastSyncedAt } } } } } }"""
+
+
+@pytest.mark.parametrize("provider", ["github", "jira"])
+async def test_page_of_fifty_costs_one_batch(conduit: Conduit, sides: dict[str, Side], provider: str) -> None:
+    side = sides[provider]
+    installed = await install(conduit, side)
+    connector = await get_connectors(conduit.runtime).connector(installed.id)
+    draft = TicketDraft(title="Batch", summary="one of fifty", issue_url="http://x/issues/1")
+    records = await asyncio.gather(*(connector.create_ticket(side.scope, draft) for _ in range(50)))
+    async with conduit.runtime.sessions() as session:
+        project = await make_project(session, conduit.tenant.organization_id)
+        installation = await session.get(Installation, installed.id)
+        assert installation is not None
+        issue_ids = []
+        for record in records:
+            issue: Issue = await make_issue(session, conduit.tenant.organization_id, project.id, "Batch")
+            await link_record(session, installation, issue, record)
+            issue_ids.append(issue.id)
+        # Make every cached copy stale.
+        await session.execute(
+            update(ExternalIssue)
+            .where(ExternalIssue.installation_id == installed.id)
+            .values(last_synced_at=utcnow() - timedelta(hours=1))
+        )
+        await session.commit()
+    await wait_for(lambda: idle(conduit), "the queue to drain")
+    await side.clear_calls()
+
+    cold = (await conduit.graphql(PAGE, id=encode("Project", project.id)))["project"]["issues"]["nodes"]
+    assert len(cold) == 50 and all(len(n["links"]) == 1 for n in cold)
+    await wait_for(lambda: idle(conduit), "the revalidation to finish")
+    assert await side.calls() == 1  # one listing (GitHub) or one JQL search (Jira) for all 50
+
+    await side.clear_calls()
+    warm = (await conduit.graphql(PAGE, id=encode("Project", project.id)))["project"]["issues"]["nodes"]
+    await wait_for(lambda: idle(conduit), "the queue to drain")
+    assert await side.calls() == 0
+    synced = [n["links"][0]["externalIssue"]["lastSyncedAt"] for n in warm]
+    assert all(s is not None and s > cold[0]["links"][0]["externalIssue"]["lastSyncedAt"] for s in synced)
