@@ -19,7 +19,7 @@ async def create(gql: GQL, token: str, **fields: Any) -> dict[str, Any]:
 async def test_create_app_refuses_bad_input_with_the_field_at_fault(
     gql: GQL, rt: Runtime, tenant: Tenant
 ) -> None:
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"name": "  "}, "name"),
         ({"events": ["issue.exploded"]}, "events"),
         ({"events": ["issue.created"]}, "webhookUrl"),  # subscribed without a URL
