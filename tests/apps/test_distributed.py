@@ -116,7 +116,7 @@ async def test_an_endpoint_throttled_to_n_per_second_never_gets_more(
 
 async def test_a_worker_killed_mid_delivery_loses_nothing(
     dist: Runtime, fast_jobs: JobsSettings, gql: GQL, receiver: Receiver, tenant: Tenant, spawn
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     total = 30
     ep = name()
     app = await gql.create_app(
@@ -151,7 +151,7 @@ async def test_subscriber_of_a_second_api_process_receives_issue_created(
     tenant2: Tenant,
     redis: Redis,
     spawn,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     port = free_port()
     server = spawn("serve", "--port", str(port))
     url = f"ws://127.0.0.1:{port}/graphql"
