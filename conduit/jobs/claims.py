@@ -1,83 +1,101 @@
 """The state changes of an outbox row, each one guarded so many processes can race safely.
 
-    PENDING --claim_due--> QUEUED --start_run--> RUNNING --finish--> DONE | DEAD | PENDING (retry)
+    PENDING --claim_due--> QUEUED --start_runs--> RUNNING --finish--> DONE | DEAD | PENDING (retry)
     QUEUED/RUNNING --sweep_expired (lease ran out)--> PENDING
 
-On PostgreSQL, claiming locks candidates with FOR UPDATE SKIP LOCKED; on SQLite (one embedded
-process) the `state = ...` guard in every UPDATE is what keeps two runs apart.
+Every change is a single statement, atomic on its own, so it may run in autocommit. On PostgreSQL,
+claiming locks candidates with FOR UPDATE SKIP LOCKED; on SQLite (one embedded process) the
+`state = ...` guard in every UPDATE is what keeps two runs apart.
+
+The statements are built once and take their values as parameters: building SQLAlchemy
+expressions costs more CPU than running them, and these run for every job.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, and_, bindparam, case, exists, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql.dml import Update
 
 from conduit.db.models import OutboxRow, OutboxState
 from conduit.db.models.outbox import LEASED
 
 S = OutboxState
+TABLE: Table = OutboxRow.__table__  # type: ignore[assignment]
+C = TABLE.c
+# Either a session (tests, the sweeper's transaction) or a bare connection (the runners' writes).
+Conn = AsyncSession | AsyncConnection
+
+
+def _when(name: str) -> Any:
+    return bindparam(name, type_=C.lease_expires_at.type)
+
+
+def _ids() -> Any:
+    return bindparam("p_ids", expanding=True)
 
 
 def _key_is_free() -> Any:
     """No other row with this key is leased, and no earlier one is still waiting."""
-    other = aliased(OutboxRow)
+    other = TABLE.alias("other")
     blocker = exists().where(
-        other.key == OutboxRow.key,
-        other.id != OutboxRow.id,
-        or_(other.state.in_(LEASED), and_(other.id < OutboxRow.id, other.state == S.PENDING)),
+        other.c.key == C.key,
+        other.c.id != C.id,
+        or_(other.c.state.in_(LEASED), and_(other.c.id < C.id, other.c.state == S.PENDING)),
     )
-    return or_(OutboxRow.key.is_(None), ~blocker)
+    return or_(C.key.is_(None), ~blocker)
 
 
-async def claim_due(session: AsyncSession, now: datetime, limit: int, lease: timedelta) -> list[int]:
-    """Move up to `limit` due rows to QUEUED and return their ids (commit before handing them over)."""
-    candidates = (
-        select(OutboxRow.id)
-        .where(OutboxRow.state == S.PENDING, OutboxRow.run_after <= now, _key_is_free())
-        .order_by(OutboxRow.id)
+@functools.cache
+def _claim(limit: int) -> Update:
+    due = (
+        select(C.id)
+        .where(C.state == S.PENDING, C.run_after <= _when("p_now"), _key_is_free())
+        .order_by(C.id)
         .limit(limit)
-        .with_for_update(skip_locked=True, of=OutboxRow)
+        .with_for_update(skip_locked=True, of=TABLE)
+        .cte("due")
     )
-    ids = list((await session.execute(candidates)).scalars())
-    if not ids:
-        return []
-    result = await session.execute(
-        update(OutboxRow)
-        .where(OutboxRow.id.in_(ids), OutboxRow.state == S.PENDING)
-        .values(state=S.QUEUED, lease_expires_at=now + lease)
-        .returning(OutboxRow.id)
-        .execution_options(synchronize_session=False)
+    return (
+        update(TABLE)
+        .where(C.id.in_(select(due.c.id)), C.state == S.PENDING)
+        .values(state=S.QUEUED, lease_expires_at=_when("p_lease_end"))
+        .returning(C.id)
     )
+
+
+async def claim_due(conn: Conn, now: datetime, limit: int, lease: timedelta) -> list[int]:
+    """Move up to `limit` due rows to QUEUED and return their ids (committed before handing them over)."""
+    result = await conn.execute(_claim(limit), {"p_now": now, "p_lease_end": now + lease})
     return sorted(result.scalars())
 
 
-async def release(session: AsyncSession, ids: Sequence[int]) -> None:
+_RELEASE = (
+    update(TABLE).where(C.id.in_(_ids()), C.state == S.QUEUED).values(state=S.PENDING, lease_expires_at=None)
+)
+
+
+async def release(conn: Conn, ids: Sequence[int]) -> None:
     """Give back rows whose hand-over failed, so the next dispatch tries them again."""
     if ids:
-        await session.execute(
-            update(OutboxRow)
-            .where(OutboxRow.id.in_(ids), OutboxRow.state == S.QUEUED)
-            .values(state=S.PENDING, lease_expires_at=None)
-            .execution_options(synchronize_session=False)
-        )
+        await conn.execute(_RELEASE, {"p_ids": list(ids)})
 
 
-async def sweep_expired(session: AsyncSession, now: datetime) -> tuple[list[int], list[int]]:
+async def sweep_expired(conn: Conn, now: datetime) -> tuple[list[int], list[int]]:
     """Return rows whose lease ran out to PENDING: (ids that were queued, ids that were running)."""
     found: list[list[int]] = []
     for state in (S.QUEUED, S.RUNNING):
-        result = await session.execute(
-            update(OutboxRow)
-            .where(OutboxRow.state == state, OutboxRow.lease_expires_at < now)
+        result = await conn.execute(
+            update(TABLE)
+            .where(C.state == state, C.lease_expires_at < now)
             .values(state=S.PENDING, lease_expires_at=None, run_after=now)
-            .returning(OutboxRow.id)
-            .execution_options(synchronize_session=False)
+            .returning(C.id)
         )
         found.append(sorted(result.scalars()))
     return found[0], found[1]
@@ -97,41 +115,40 @@ class Run:
     started_at: datetime
 
 
+@functools.cache
+def _start(kinds: tuple[str, ...]) -> Update:
+    # The running lease depends on the kind (its timeout), which is only known once the row is
+    # read, hence the CASE: one statement, so a double hand-over cannot slip between a read and a write.
+    lease_end: Any = (
+        case({k: _when(f"p_lease_{i}") for i, k in enumerate(kinds)}, value=C.kind, else_=_when("p_lease"))
+        if kinds
+        else _when("p_lease")
+    )
+    return (
+        update(TABLE)
+        .where(C.id.in_(_ids()), C.state == S.QUEUED)
+        .values(
+            state=S.RUNNING, attempts=C.attempts + 1, started_at=_when("p_now"), lease_expires_at=lease_end
+        )
+        .returning(C.id, C.kind, C.payload, C.organization_id, C.key, C.attempts, C.created_at)
+    )
+
+
 async def start_runs(
-    session: AsyncSession,
+    conn: Conn,
     ids: Sequence[int],
     now: datetime,
     leases: Mapping[str, timedelta],
     default: timedelta,
 ) -> dict[int, Run]:
     """Take the QUEUED rows among `ids`. Absent ids are held by another run, or finished: a double
-    hand-over stops here.
-
-    The running lease depends on the kind (its timeout), which is only known once the row is read,
-    hence the CASE: one statement, so a double hand-over cannot slip between a read and a write.
-    """
+    hand-over stops here."""
     if not ids:
         return {}
-    lease_end: Any = (
-        case({k: now + v for k, v in leases.items()}, value=OutboxRow.kind, else_=now + default)
-        if leases
-        else now + default
-    )
-    result = await session.execute(
-        update(OutboxRow)
-        .where(OutboxRow.id.in_(ids), OutboxRow.state == S.QUEUED)
-        .values(state=S.RUNNING, attempts=OutboxRow.attempts + 1, started_at=now, lease_expires_at=lease_end)
-        .returning(
-            OutboxRow.id,
-            OutboxRow.kind,
-            OutboxRow.payload,
-            OutboxRow.organization_id,
-            OutboxRow.key,
-            OutboxRow.attempts,
-            OutboxRow.created_at,
-        )
-        .execution_options(synchronize_session=False)
-    )
+    kinds = tuple(sorted(leases))
+    params: dict[str, Any] = {"p_ids": list(ids), "p_now": now, "p_lease": now + default}
+    params.update({f"p_lease_{i}": now + leases[k] for i, k in enumerate(kinds)})
+    result = await conn.execute(_start(kinds), params)
     return {
         row_id: Run(row_id, kind, payload or {}, organization_id, key, attempts, created_at, now)
         for row_id, kind, payload, organization_id, key, attempts, created_at in result
@@ -139,9 +156,9 @@ async def start_runs(
 
 
 async def start_run(
-    session: AsyncSession, row_id: int, now: datetime, leases: Mapping[str, timedelta], default: timedelta
+    conn: Conn, row_id: int, now: datetime, leases: Mapping[str, timedelta], default: timedelta
 ) -> Run | None:
-    return (await start_runs(session, [row_id], now, leases, default)).get(row_id)
+    return (await start_runs(conn, [row_id], now, leases, default)).get(row_id)
 
 
 # Columns an outcome may set; "errors" is an increment, the rest are plain values.
@@ -160,46 +177,43 @@ OUTCOME_COLUMNS = frozenset(
 )
 
 
-async def finish_many(session: AsyncSession, outcomes: Sequence[tuple[Run, dict[str, Any]]]) -> None:
-    """Record many runs' outcomes in one transaction, skipping any run whose lease was lost meanwhile.
+@functools.cache
+def _finish(columns: tuple[str, ...]) -> Update:
+    sets: dict[str, Any] = {"lease_expires_at": None}
+    for col in columns:
+        value = bindparam(f"p_{col}", type_=C[col].type)
+        sets[col] = C.errors + value if col == "errors" else value
+    return (
+        update(TABLE)
+        .where(C.id == bindparam("w_id"), C.state == S.RUNNING, C.attempts == bindparam("w_attempt"))
+        .values(sets)
+    )
 
-    Outcomes setting the same columns share one executemany statement.
+
+def _outcome_params(run: Run, values: Mapping[str, Any]) -> tuple[tuple[str, ...], dict[str, Any]]:
+    unknown = set(values) - OUTCOME_COLUMNS
+    if unknown:
+        raise ValueError(f"not an outcome column: {sorted(unknown)}")
+    row = {"w_id": run.id, "w_attempt": run.attempt, **{f"p_{k}": v for k, v in values.items()}}
+    return tuple(sorted(values)), row
+
+
+async def finish_many(conn: Conn, outcomes: Sequence[tuple[Run, Mapping[str, Any]]]) -> None:
+    """Record many runs' outcomes, skipping any run whose lease was lost meanwhile.
+
+    Outcomes setting the same columns share one executemany statement. Each row's change stands
+    alone, so the statements need not share a transaction.
     """
-    table: Table = OutboxRow.__table__  # type: ignore[assignment]
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for run, values in outcomes:
-        unknown = set(values) - OUTCOME_COLUMNS
-        if unknown:
-            raise ValueError(f"not an outcome column: {sorted(unknown)}")
-        row = {"w_id": run.id, "w_attempt": run.attempt, **{f"p_{k}": v for k, v in values.items()}}
-        groups.setdefault(tuple(sorted(values)), []).append(row)
+        columns, row = _outcome_params(run, values)
+        groups.setdefault(columns, []).append(row)
     for columns, params in groups.items():
-        sets: dict[str, Any] = {"lease_expires_at": None}
-        for col in columns:
-            value = bindparam(f"p_{col}", type_=table.c[col].type)
-            sets[col] = table.c.errors + value if col == "errors" else value
-        stmt = (
-            update(table)
-            .where(
-                table.c.id == bindparam("w_id"),
-                table.c.state == S.RUNNING,
-                table.c.attempts == bindparam("w_attempt"),
-            )
-            .values(sets)
-        )
-        await session.execute(stmt, params)
+        await conn.execute(_finish(columns), params)
 
 
-async def finish(session: AsyncSession, run: Run, values: dict[str, Any]) -> bool:
+async def finish(conn: Conn, run: Run, values: Mapping[str, Any]) -> bool:
     """Record a run's outcome, unless the lease was lost and the row moved on without this run."""
-    values = dict(values)
-    errors = values.pop("errors", None)
-    if errors is not None:
-        values["errors"] = OutboxRow.errors + errors
-    result = await session.execute(
-        update(OutboxRow)
-        .where(OutboxRow.id == run.id, OutboxRow.state == S.RUNNING, OutboxRow.attempts == run.attempt)
-        .values(lease_expires_at=None, **values)
-        .execution_options(synchronize_session=False)
-    )
+    columns, row = _outcome_params(run, values)
+    result = await conn.execute(_finish(columns), row)
     return bool(result.rowcount)  # type: ignore[attr-defined]

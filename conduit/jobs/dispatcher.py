@@ -18,10 +18,17 @@ COALESCE_SECONDS = 0.005
 
 
 class Dispatcher:
-    def __init__(self, runtime: Runtime, settings: JobsSettings, transport: Transport) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        settings: JobsSettings,
+        transport: Transport,
+        writer: writes.Writer | None = None,
+    ) -> None:
         self.runtime = runtime
         self.settings = settings
         self.transport = transport
+        self.writer = writer or writes.Writer(runtime)
         self._event = asyncio.Event()
         self.failing = False
 
@@ -31,8 +38,8 @@ class Dispatcher:
     async def dispatch_once(self) -> int:
         """Hand over one batch of due rows; return how many. Raises if the transport refused them."""
         lease = timedelta(seconds=self.settings.handover_lease_seconds)
-        async with writes.transaction(self.runtime) as session:
-            ids = await claims.claim_due(session, utcnow(), self.settings.dispatch_batch, lease)
+        async with self.writer.statements() as conn:
+            ids = await claims.claim_due(conn, utcnow(), self.settings.dispatch_batch, lease)
         if not ids:
             return 0
         try:
@@ -40,8 +47,8 @@ class Dispatcher:
         except BaseException:
             # Committed as QUEUED but never queued: give them back so the next pass retries at once.
             with contextlib.suppress(Exception):
-                async with writes.transaction(self.runtime) as session:
-                    await claims.release(session, ids)
+                async with self.writer.statements() as conn:
+                    await claims.release(conn, ids)
             raise
         return len(ids)
 

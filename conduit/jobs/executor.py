@@ -4,38 +4,35 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any, TypeVar
-
-from sqlalchemy.exc import DBAPIError
+from typing import Any
 
 from conduit.db.base import utcnow
 from conduit.db.models import OutboxState
-from conduit.jobs import claims, writes
+from conduit.jobs import claims
 from conduit.jobs.batching import Batcher
 from conduit.jobs.config import JobsSettings
 from conduit.jobs.context import JobContext, JobLog, job_log
 from conduit.jobs.errors import PermanentFailure, Retry
 from conduit.jobs.outbox import ARGS
 from conduit.jobs.registry import JobSpec, Registry
+from conduit.jobs.writes import TRANSIENT_DB_ERRORS, DatabaseUnavailable, Writer, describe, patiently
 from conduit.runtime import Runtime
 
+__all__ = ["DatabaseUnavailable", "Executor", "describe"]
+
 log = logging.getLogger("conduit.jobs.executor")
-T = TypeVar("T")
-MAX_ERROR_CHARS = 4000
-# Errors that mean "the database went away for a moment", worth waiting out rather than failing a job on.
-TRANSIENT_DB_ERRORS: tuple[type[BaseException], ...] = (DBAPIError, OSError, ConnectionError)
-
-
-class DatabaseUnavailable(RuntimeError):
-    """The outbox could not be read or written for a while; the row is left to the sweeper."""
-
-
-def describe(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return text[:MAX_ERROR_CHARS]
+# How long a stopping process spends handing interrupted runs back, and finishing the write under way.
+# Past that, leases bring the rows back (the sweeper), or the next start does (SQLite).
+STOP_SECONDS = 3.0
+# A couple of milliseconds of latency per job buys bookkeeping statements shared by several jobs.
+BATCH_WINDOW = 0.002
+GIVE_BACK_FAILURES: tuple[type[BaseException], ...] = (
+    TimeoutError,
+    asyncio.CancelledError,
+    *TRANSIENT_DB_ERRORS,
+)
 
 
 class Executor:
@@ -48,6 +45,7 @@ class Executor:
         resources: dict[str, Any] | None = None,
         on_settled: Callable[[], None] | None = None,
         db_patience: float = 30.0,
+        writer: Writer | None = None,
     ) -> None:
         self.runtime = runtime
         self.settings = settings
@@ -55,8 +53,11 @@ class Executor:
         self.resources = resources if resources is not None else {}
         self.on_settled = on_settled
         self.db_patience = db_patience
-        self._starts: Batcher[int, claims.Run | None] = Batcher(self._start_batch)
-        self._outcomes: Batcher[tuple[claims.Run, dict[str, Any]], None] = Batcher(self._record_batch)
+        self.writer = writer or Writer(runtime)
+        self._starts: Batcher[int, claims.Run | None] = Batcher(self._start_batch, window=BATCH_WINDOW)
+        self._outcomes: Batcher[tuple[claims.Run, dict[str, Any]], None] = Batcher(
+            self._record_batch, window=BATCH_WINDOW
+        )
 
     async def _start_batch(self, ids: Sequence[int]) -> list[claims.Run | None]:
         grace = self.settings.lease_grace_seconds
@@ -65,34 +66,25 @@ class Executor:
         default = timedelta(seconds=grace)
 
         async def start() -> dict[int, claims.Run]:
-            async with writes.transaction(self.runtime) as session:
-                return await claims.start_runs(session, sorted(set(ids)), utcnow(), leases, default)
+            async with self.writer.statements() as conn:
+                return await claims.start_runs(conn, sorted(set(ids)), utcnow(), leases, default)
 
-        runs = await self._db(start)
+        runs = await patiently(start, self.db_patience)
         # The same id twice in one batch (a double hand-over) still yields a single run.
         return [runs.pop(row_id, None) for row_id in ids]
 
-    async def _record_batch(self, outcomes: Sequence[tuple[claims.Run, dict[str, Any]]]) -> list[None]:
-        async def record() -> None:
-            async with writes.transaction(self.runtime) as session:
-                await claims.finish_many(session, outcomes)
+    async def _write_outcomes(self, outcomes: Sequence[tuple[claims.Run, dict[str, Any]]]) -> None:
+        async with self.writer.statements() as conn:
+            await claims.finish_many(conn, outcomes)
 
-        await self._db(record)
+    async def _record_batch(self, outcomes: Sequence[tuple[claims.Run, dict[str, Any]]]) -> list[None]:
+        await patiently(lambda: self._write_outcomes(outcomes), self.db_patience)
         return [None] * len(outcomes)
 
-    async def _db(self, op: Callable[[], Awaitable[T]]) -> T:
-        """Run a short outbox transaction, riding out a database restart or dropped connections."""
-        deadline = time.monotonic() + self.db_patience
-        delay = 0.1
-        while True:
-            try:
-                return await op()
-            except TRANSIENT_DB_ERRORS as exc:
-                if time.monotonic() + delay > deadline:
-                    raise DatabaseUnavailable(describe(exc)) from exc
-                log.warning("outbox database unavailable, retrying in %.1fs: %s", delay, describe(exc))
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+    async def close(self) -> None:
+        """Finish the bookkeeping write under way, briefly; runs still waiting on one are given up."""
+        await self._starts.close(STOP_SECONDS)
+        await self._outcomes.close(STOP_SECONDS)
 
     async def run(self, row_id: int) -> OutboxState | None:
         """Run the row if it is still queued; return the state it settled in, or None if skipped."""
@@ -124,7 +116,7 @@ class Executor:
             await asyncio.wait_for(spec.func(ctx, *args), timeout=spec.timeout)
         except asyncio.CancelledError:
             # The process is stopping: give the row back untouched, it was not the job's fault.
-            await asyncio.shield(self._give_back(run, jlog))
+            await self._give_back(run, jlog)
             raise
         except Exception as exc:
             return await self._settle(run, jlog, spec, exc)
@@ -188,9 +180,10 @@ class Executor:
         return state
 
     async def _give_back(self, run: claims.Run, jlog: JobLog) -> None:
+        """One quick try, so stopping stays prompt; a row not given back waits out its lease."""
         values = {"state": OutboxState.PENDING, "attempts": run.attempt - 1, "run_after": utcnow()}
         try:
-            await self._record_batch([(run, values)])
+            await asyncio.wait_for(self._write_outcomes([(run, values)]), STOP_SECONDS)
             jlog.info("interrupted by shutdown; handed back")
-        except DatabaseUnavailable:
-            jlog.warning("interrupted by shutdown; the sweeper will hand it over again")
+        except GIVE_BACK_FAILURES as exc:
+            jlog.warning("interrupted by shutdown; not handed back (%s), its lease will", describe(exc))

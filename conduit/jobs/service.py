@@ -17,7 +17,7 @@ from sqlalchemy import update
 
 from conduit.db.models import OutboxRow
 from conduit.db.models.outbox import LEASED, OutboxState
-from conduit.jobs import tasks, writes
+from conduit.jobs import tasks
 from conduit.jobs.config import JobsSettings
 from conduit.jobs.dispatcher import Dispatcher
 from conduit.jobs.embedded import EmbeddedPool
@@ -28,10 +28,12 @@ from conduit.jobs.registry import Registry, registry
 from conduit.jobs.sweeper import run_sweeper
 from conduit.jobs.tasks.maintenance import PRUNE_KIND
 from conduit.jobs.transport import Transport
+from conduit.jobs.writes import DatabaseUnavailable, Writer, patiently
 from conduit.runtime import Runtime
 
 log = logging.getLogger("conduit.jobs")
 EXTRA_KEY = "jobs"
+RECLAIM_PATIENCE_SECONDS = 15.0
 
 
 class JobService:
@@ -41,18 +43,25 @@ class JobService:
         settings: JobsSettings,
         transport: Transport,
         jobs: Registry = registry,
+        writer: Writer | None = None,
     ) -> None:
         self.runtime = runtime
         self.settings = settings
         self.transport = transport
         self.registry = jobs
-        self.dispatcher = Dispatcher(runtime, settings, transport)
+        self.writer = writer or Writer(runtime, dedicated=True)
+        self.dispatcher = Dispatcher(runtime, settings, transport, self.writer)
         self._tasks: list[asyncio.Task[None]] = []
 
     def executor(self, resources: dict[str, Any] | None = None) -> Executor:
         # Settling a row may free the next row of its key, or schedule a retry: look again at once.
         return Executor(
-            self.runtime, self.settings, self.registry, resources=resources, on_settled=self.dispatcher.wake
+            self.runtime,
+            self.settings,
+            self.registry,
+            resources=resources,
+            on_settled=self.dispatcher.wake,
+            writer=self.writer,
         )
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
@@ -75,21 +84,33 @@ class JobService:
         self._tasks = []
 
     async def stop(self) -> None:
+        """Stop dispatching first, then the runner (promptly: see EmbeddedPool.close)."""
         if self.runtime.extras.get(EXTRA_KEY) is self:
             del self.runtime.extras[EXTRA_KEY]
-        await self.stop_background()
-        await self.transport.close()
+        try:
+            await self.stop_background()
+            await self.transport.close()
+        finally:
+            await self.writer.close()
 
 
-async def _reclaim_all(runtime: Runtime) -> None:
+async def _reclaim_all(writer: Writer) -> None:
     """SQLite means one embedded process: whatever was leased before it started died with its runner."""
-    async with writes.transaction(runtime) as session:
-        await session.execute(
-            update(OutboxRow)
-            .where(OutboxRow.state.in_(LEASED))
-            .values(state=OutboxState.PENDING, lease_expires_at=None)
-            .execution_options(synchronize_session=False)
-        )
+
+    async def reclaim() -> None:
+        async with writer.statements() as conn:
+            await conn.execute(
+                update(OutboxRow)
+                .where(OutboxRow.state.in_(LEASED))
+                .values(state=OutboxState.PENDING, lease_expires_at=None)
+            )
+
+    try:
+        # A server stopping on the same file a moment ago may still hold the write lock.
+        await patiently(reclaim, RECLAIM_PATIENCE_SECONDS)
+    except DatabaseUnavailable as exc:
+        # Not fatal: the sweeper brings these rows back once their leases run out.
+        log.warning("could not reclaim leased jobs at start: %s", exc)
 
 
 async def start_jobs(runtime: Runtime, settings: JobsSettings | None = None) -> JobService:
@@ -101,10 +122,11 @@ async def start_jobs(runtime: Runtime, settings: JobsSettings | None = None) -> 
         service = JobService(runtime, settings, queue)
         log.info("jobs: handing over to Redis, queue %s", settings.queue_name)
     else:
+        writer = Writer(runtime, dedicated=True)
         if runtime.settings.is_sqlite:
-            await _reclaim_all(runtime)
-        pool = EmbeddedPool(runtime, settings.concurrency)
-        service = JobService(runtime, settings, pool)
+            await _reclaim_all(writer)
+        pool = EmbeddedPool(writer, settings.concurrency)
+        service = JobService(runtime, settings, pool, writer=writer)
         pool.start(service.executor())
         log.info("jobs: running embedded, %d at a time", settings.concurrency)
     await service.start()

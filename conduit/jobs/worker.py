@@ -64,8 +64,12 @@ def build_worker(
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
         service: JobService | None = ctx.get(SERVICE)
+        executor: Executor | None = ctx.get(EXECUTOR)
         if service is not None:
             await service.stop_background()
+            if executor is not None:
+                await executor.close()
+            await service.writer.close()
             await service.runtime.close()
 
     return Worker(

@@ -119,3 +119,19 @@ async def trace_of(session: AsyncSession, row_ids: list[int]) -> list[tuple[int,
         .order_by(trace.c.seq)
     )
     return [(int(r), k, m) for r, k, m in rows]
+
+
+# Jobs of "test.block" hold until `unblocked` is set (or they are cancelled): a runner stopping mid-job.
+running_blocked: set[int] = set()
+unblocked = asyncio.Event()
+
+
+@job("test.block", max_tries=3, timeout=60)
+async def block(ctx: JobContext) -> None:
+    running_blocked.add(ctx.job_id)
+    try:
+        await unblocked.wait()
+    finally:
+        running_blocked.discard(ctx.job_id)
+    async with ctx.runtime.sessions() as session, session.begin():
+        await record_effect(session, ctx.job_id, "block")
