@@ -32,7 +32,10 @@ async def test_list_retry_and_stats(runtime: Runtime, gql: Execute, tenant: Tena
     dead = [await _dead_job(runtime, tenant.organization_id) for _ in range(3)]
     data = await gql(tenant.token, JOBS, {"state": "DEAD"})
     page = data["jobs"]
-    assert [e["node"]["id"] for e in page["edges"]] == [ids.encode("Job", dead[2]), ids.encode("Job", dead[1])]
+    assert [e["node"]["id"] for e in page["edges"]] == [
+        ids.encode("Job", dead[2]),
+        ids.encode("Job", dead[1]),
+    ]
     assert page["edges"][0]["node"]["deadReason"] == "out of tries"
     assert page["pageInfo"]["hasNextPage"] is True
     data = await gql(tenant.token, JOBS, {"state": "DEAD", "after": page["pageInfo"]["endCursor"]})
@@ -45,13 +48,17 @@ async def test_list_retry_and_stats(runtime: Runtime, gql: Execute, tenant: Tena
     again = await gql(tenant.token, RETRY, {"id": ids.encode("Job", dead[1])})
     assert again["retryJob"]["__typename"] == "RetryJobPayload"
 
-    stats = await gql(tenant.token, "{ jobStats { depth { state count } oldestPendingAgeSeconds kinds { kind dead } } }")
+    stats = await gql(
+        tenant.token, "{ jobStats { depth { state count } oldestPendingAgeSeconds kinds { kind dead } } }"
+    )
     depth = {d["state"]: d["count"] for d in stats["jobStats"]["depth"]}
     assert sum(depth.values()) >= 3
     assert any(k["kind"] == "test.dead" for k in stats["jobStats"]["kinds"])
 
 
-async def test_jobs_are_tenant_scoped(runtime: Runtime, gql: Execute, tenant: Tenant, tenant2: Tenant) -> None:
+async def test_jobs_are_tenant_scoped(
+    runtime: Runtime, gql: Execute, tenant: Tenant, tenant2: Tenant
+) -> None:
     job = await _dead_job(runtime, tenant.organization_id)
     data = await gql(tenant2.token, RETRY, {"id": ids.encode("Job", job)})
     assert data["retryJob"] == {"__typename": "NotFoundError", "message": "no dead job with this id"}
