@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from conduit.auth.tokens import grants
 from conduit.db.base import utcnow
 from conduit.db.models import App, AppInstallation, AppInstallationStatus, Delivery, DeliveryStatus
-from conduit.events import broker
+from conduit.events import broker, resources
 from conduit.events.catalog import EVENT_TYPES
 from conduit.events.scopes import LIFECYCLE, required_scope
 from conduit.jobs import outbox
@@ -187,9 +187,15 @@ async def publish_event(ctx: JobContext) -> None:
     event_id = event_id_of(ctx.job_id)
     occurred = payload.get("occurred_at")
     timestamp = datetime.fromisoformat(occurred) if isinstance(occurred, str) else utcnow()
-    data = dict(payload.get("data") or {})
     actor = payload.get("actor")
     async with ctx.runtime.sessions() as session:
+        try:
+            data = await resources.expand(
+                session, ctx.organization_id, event_type, dict(payload.get("data") or {})
+            )
+        except resources.ResourceGone as gone:
+            ctx.log.info("event %s %s not fanned out: %s", event_type, event_id, gone)
+            return
         made = await create_deliveries(
             session, event_id, event_type, ctx.organization_id, data, timestamp, actor
         )

@@ -5,7 +5,6 @@ from typing import Any
 
 from conduit.events.emit import emit
 from conduit.runtime import Runtime
-from conduit.webhooks.payloads import issue_resource
 from tests.factories import make_issue
 
 
@@ -15,7 +14,8 @@ async def emit_issue(runtime: Runtime, organization_id: int, project_id: int, n:
     async with runtime.sessions() as session:
         for _ in range(n):
             issue = await make_issue(session, organization_id, project_id, title=f"E: {secrets.token_hex(3)}")
-            rows.append(emit(session, "issue.created", organization_id, {"issue": issue_resource(issue)}))
+            data = {"issue_id": issue.id, "project_id": project_id}
+            rows.append(emit(session, "issue.created", organization_id, data))
         await session.commit()
     return [r.id for r in rows]
 

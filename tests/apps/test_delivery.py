@@ -54,6 +54,9 @@ async def test_every_delivery_verifies_and_is_logged(
     issues = [b for b in bodies if b["type"] == "issue.created"]
     assert len(issues) == 3 and all(b["installation_id"] == install["installation"]["id"] for b in issues)
     assert all(b["id"].startswith("evt_") and b["version"] == 1 for b in issues)
+    # The outbox recorded ids; receivers get the issue itself, as it was when the event was published.
+    assert all(b["data"]["issue"]["title"].startswith("E: ") for b in issues)
+    assert all(b["data"]["issue"]["status"] == "unresolved" for b in issues)
 
     # The owner's log, filtered and paged; the installing organization sees its own copy.
     page = (
