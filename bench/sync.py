@@ -276,9 +276,9 @@ async def page_calls(bench: Bench, connectors: Connectors, key: str, base: str) 
         session.add(project)
         await session.commit()
         project_id = project.id
-    installation_id = (await bench.graphql("{ installations(first: 10) { nodes { id provider { key } } } }"))[
-        "installations"
-    ]["nodes"]
+    installation_id = (
+        await bench.graphql("{ organization { installations(first: 10) { nodes { id provider { key } } } } }")
+    )["organization"]["installations"]["nodes"]
     pk = next(decode_as(n["id"], "Installation") for n in installation_id if n["provider"]["key"] == key)
     connector = await connectors.connector(pk)
     records = await asyncio.gather(

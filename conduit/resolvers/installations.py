@@ -13,12 +13,9 @@ from conduit.db.tenancy import TenantScope
 from conduit.schema import ids
 from conduit.schema.context import Info
 from conduit.schema.errors import ForbiddenError, NotFoundError, ValidationError
-from conduit.schema.pagination import Connection, Page, SortKey, clamp_first, connection
 from conduit.schema.permissions import forbidden, require
 from conduit.schema.types.installation import Installation, Provider
 from conduit.sync import install
-
-INSTALLATION_SORT = SortKey(models.Installation.id, models.Installation.id, descending=False)
 
 
 @strawberry.input(description="Sync settings to change; a field left out keeps its value.")
@@ -73,18 +70,6 @@ UninstallResult = Annotated[
 ]
 
 
-async def installation_page(info: Info, first: int | None, after: str | None) -> Connection[Installation]:
-    n = clamp_first(first)
-    ctx = info.context
-    async with ctx.runtime.sessions() as session:
-        scope = TenantScope(session, ctx.viewer.organization_id)
-        stmt = scope.select(models.Installation).order_by(*INSTALLATION_SORT.order_by()).limit(n + 1)
-        if after:
-            stmt = stmt.where(INSTALLATION_SORT.after(after))
-        rows = await scope.scalars(stmt)
-    return connection(Page(rows[:n], len(rows) > n), INSTALLATION_SORT, Installation.from_model)
-
-
 def installation_pk(global_id: str) -> int | None:
     try:
         return ids.decode_as(global_id, "Installation")
@@ -97,13 +82,6 @@ class InstallationQuery:
     @strawberry.field(description="The trackers Conduit can connect to.")
     def providers(self) -> list[Provider]:
         return [Provider.from_spec(p) for p in PROVIDERS.values()]
-
-    @strawberry.field(description="The organization's tracker installations.")
-    async def installations(
-        self, info: Info, first: int | None = None, after: str | None = None
-    ) -> Connection[Installation]:
-        require(info, "installation:read")
-        return await installation_page(info, first, after)
 
     @strawberry.field
     async def installation(self, info: Info, id: strawberry.ID) -> Installation | None:

@@ -11,6 +11,7 @@ from conduit.schema.context import Info
 from conduit.schema.errors import BadInput
 from conduit.schema.permissions import require
 from conduit.schema.types.event import Event
+from conduit.schema.types.installation import Installation
 from conduit.schema.types.issue import Issue
 from conduit.schema.types.member import Member
 from conduit.schema.types.node import Node
@@ -44,6 +45,7 @@ NODE_TYPES: dict[str, tuple[str, str, Any]] = {
     "Issue": ("issue:read", "issue", Issue),
     "Event": ("event:read", "event", Event),
     "Member": ("member:read", "member", Member),
+    "Installation": ("installation:read", "installation", Installation),
 }
 
 

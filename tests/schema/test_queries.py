@@ -172,3 +172,22 @@ async def test_malformed_ids_and_cursors_are_clear_errors(gql: Execute, tenant: 
         tenant.token, f'{{ project(id: "{pid}") {{ issues(first: -1) {{ nodes {{ id }} }} }} }}', ok=False
     )
     assert result.errors and "cannot be negative" in result.errors[0].message
+
+
+async def test_installations_hang_off_the_organization(
+    runtime: Runtime, gql: Execute, tenant: Tenant, tenant2: Tenant
+) -> None:
+    from conduit.db.models import Installation
+
+    async with runtime.sessions() as session:
+        row = Installation(organization_id=tenant.organization_id, provider="github", access_token_enc="x")
+        session.add(row)
+        await session.commit()
+    gid = ids.encode("Installation", row.id)
+    q = "{ organization { installations { nodes { id provider { key } } } } }"
+    data = await gql(tenant.token, q)
+    assert data["organization"]["installations"]["nodes"] == [{"id": gid, "provider": {"key": "github"}}]
+    node = await gql(tenant.token, "query($id: ID!) { node(id: $id) { id } }", {"id": gid})
+    assert node["node"] == {"id": gid}
+    assert (await gql(tenant2.token, q))["organization"]["installations"]["nodes"] == []
+    assert (await gql(tenant2.token, "query($id: ID!) { node(id: $id) { id } }", {"id": gid}))["node"] is None

@@ -14,9 +14,12 @@ from conduit.db import models
 from conduit.db.models.integrations import TrackerWebhook
 from conduit.schema import ids
 from conduit.schema.context import Info
+from conduit.schema.pagination import SortKey
 from conduit.schema.permissions import require
 from conduit.schema.types.node import Node
 from conduit.sync.health import health as compute_health
+
+INSTALLATION_SORT = SortKey(models.Installation.id, models.Installation.id, descending=False)
 
 
 @strawberry.type(description="A kind of tracker Conduit can connect to.")

@@ -1,17 +1,17 @@
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import strawberry
 
 from conduit.db import models
-from conduit.db.tenancy import TenantScope
 from conduit.schema import ids
 from conduit.schema.context import Info
-from conduit.schema.pagination import Connection, Page, SortKey, clamp_first, connection
+from conduit.schema.listing import tenant_page
+from conduit.schema.pagination import Connection, SortKey
 from conduit.schema.permissions import require
+from conduit.schema.types.installation import INSTALLATION_SORT, Installation
 from conduit.schema.types.member import Member
 from conduit.schema.types.node import Node
 from conduit.schema.types.project import Project
@@ -22,21 +22,6 @@ T = TypeVar("T")
 PROJECT_SORT = SortKey(models.Project.id, models.Project.id, descending=False)
 MEMBER_SORT = SortKey(models.Member.id, models.Member.id, descending=False)
 TOKEN_SORT = SortKey(models.ApiToken.id, models.ApiToken.id, descending=True)
-
-
-async def _list(
-    info: Info, model: Any, sort: SortKey, to_node: Callable[[Any], T], first: int | None, after: str | None
-) -> Connection[T]:
-    """One page of a single-parent list: one query, scoped to the viewer's organization."""
-    n = clamp_first(first)
-    ctx = info.context
-    async with ctx.runtime.sessions() as session:
-        scope = TenantScope(session, ctx.viewer.organization_id)
-        stmt = scope.select(model).order_by(*sort.order_by()).limit(n + 1)
-        if after:
-            stmt = stmt.where(sort.after(after))
-        rows = await scope.scalars(stmt)
-    return connection(Page(rows[:n], len(rows) > n), sort, to_node)
 
 
 @strawberry.federation.type(keys=["id"], description="A tenant: everything else belongs to one.")
@@ -68,18 +53,27 @@ class Organization(Node):
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Project]:
         require(info, "project:read")
-        return await _list(info, models.Project, PROJECT_SORT, Project.from_model, first, after)
+        return await tenant_page(info, models.Project, PROJECT_SORT, Project.from_model, first, after)
 
     @strawberry.field
     async def members(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Member]:
         require(info, "member:read")
-        return await _list(info, models.Member, MEMBER_SORT, Member.from_model, first, after)
+        return await tenant_page(info, models.Member, MEMBER_SORT, Member.from_model, first, after)
+
+    @strawberry.field(description="Connections to trackers.")
+    async def installations(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Installation]:
+        require(info, "installation:read")
+        return await tenant_page(
+            info, models.Installation, INSTALLATION_SORT, Installation.from_model, first, after
+        )
 
     @strawberry.field(description="API tokens, newest first. Values are never shown again.")
     async def api_tokens(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[ApiToken]:
         require(info, "token:read")
-        return await _list(info, models.ApiToken, TOKEN_SORT, ApiToken.from_model, first, after)
+        return await tenant_page(info, models.ApiToken, TOKEN_SORT, ApiToken.from_model, first, after)

@@ -1,0 +1,26 @@
+"""One page of a single-parent list owned by the viewer's organization: one query, tenant-scoped."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from conduit.db.tenancy import TenantScope
+from conduit.schema.context import Info
+from conduit.schema.pagination import Connection, Page, SortKey, clamp_first, connection
+
+T = TypeVar("T")
+
+
+async def tenant_page(
+    info: Info, model: Any, sort: SortKey, to_node: Callable[[Any], T], first: int | None, after: str | None
+) -> Connection[T]:
+    n = clamp_first(first)
+    ctx = info.context
+    async with ctx.runtime.sessions() as session:
+        scope = TenantScope(session, ctx.viewer.organization_id)
+        stmt = scope.select(model).order_by(*sort.order_by()).limit(n + 1)
+        if after:
+            stmt = stmt.where(sort.after(after))
+        rows = await scope.scalars(stmt)
+    return connection(Page(rows[:n], len(rows) > n), sort, to_node)
