@@ -17,6 +17,7 @@ from conduit.app import create_app
 from conduit.bootstrap import BootstrapResult, bootstrap
 from conduit.db.migrate import upgrade
 from conduit.runtime import Runtime
+from conduit.sandbox import GitHubSandbox, JiraSandbox, SandboxServer
 from conduit.settings import Settings
 
 SAMPLES = [
@@ -89,7 +90,28 @@ async def send_samples(base_url: str, result: BootstrapResult) -> int:
     return sent
 
 
+# The sandbox trackers' built-in OAuth clients, used when no real client is configured.
+SANDBOX_CLIENTS = {
+    "github_client_id": "sandbox-github-app",
+    "github_client_secret": "sandbox-github-app-secret",
+    "jira_client_id": "sandbox-jira-client",
+    "jira_client_secret": "sandbox-jira-client-secret-0123456789abcdef",
+}
+
+
 async def _serve(settings: Settings, host: str, port: int) -> None:
+    github = await SandboxServer(GitHubSandbox(repos=("acme/widgets",))).astart()
+    jira = await SandboxServer(JiraSandbox(projects=("OPS",))).astart()
+    unset = {k: v for k, v in SANDBOX_CLIENTS.items() if getattr(settings, k) is None}
+    settings = settings.model_copy(update=unset)
+    try:
+        await _serve_with(settings, host, port, {"github": github.url, "jira": jira.url})
+    finally:
+        await github.astop()
+        await jira.astop()
+
+
+async def _serve_with(settings: Settings, host: str, port: int, trackers: dict[str, str]) -> None:
     runtime = Runtime.create(settings)
     async with runtime.sessions() as session:
         result = await bootstrap(session, "Demo", "demo-app", settings.public_url)
@@ -111,6 +133,10 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
         f"  DSN:       {result.dsn}\n"
         f"  Sent {sent} sample errors; try:  {{ organization {{ projects {{ nodes {{ name "
         "issues { nodes { title count status } } } } } }\n"
+        f"  Sandbox trackers (real HTTP, imitating each API): GitHub {trackers['github']}  "
+        f"Jira {trackers['jira']}\n"
+        f'  Connect one:  mutation {{ startInstallation(provider: "github", baseUrl: "{trackers["github"]}") '
+        "{ ... on StartInstallationPayload { authorizeUrl } } }  then open the URL.\n"
         "Press Ctrl+C to stop.\n",
         flush=True,
     )
