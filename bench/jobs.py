@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import secrets
 import sys
@@ -71,6 +72,17 @@ async def bare_noop(ctx: dict[str, Any]) -> None:
     return None
 
 
+async def stop(worker: Worker, run: asyncio.Task[Any]) -> None:
+    """Close once the last jobs' own bookkeeping is over: closing cancels whatever is still in flight."""
+    in_flight = [t for t in worker.tasks.values() if not t.done()]
+    if in_flight:
+        await asyncio.wait(in_flight)
+    await worker.close()
+    run.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await run
+
+
 def split(n: int, parts: int) -> list[int]:
     return [n // parts + (1 if i < n % parts else 0) for i in range(parts)]
 
@@ -106,8 +118,7 @@ async def bench_bare(n: int, producers: int) -> float:
     await asyncio.gather(*(produce(c) for c in split(n, producers)))
     await finished.wait()
     elapsed = time.perf_counter() - start
-    await worker.close()
-    run.cancel()
+    await stop(worker, run)
     await pool.aclose()
     return n / elapsed
 
@@ -146,8 +157,7 @@ async def bench_outbox(runtime: Runtime, n: int, producers: int) -> float:
             break
         await asyncio.sleep(0.01)
     elapsed = time.perf_counter() - start
-    await worker.close()
-    run.cancel()
+    await stop(worker, run)
     await api.stop()
     return n / elapsed
 
