@@ -186,7 +186,9 @@ class Served:
     url: str
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: its job runner shares the test database with other suites' runners, and
+# must not outlive the tests that configured it (it would claim their jobs with its own settings).
+@pytest.fixture(scope="module")
 async def conduit_server(runtime: Runtime, sides: dict[str, Side]) -> AsyncIterator[Served]:
     """Conduit on loopback in this event loop, with its public URL set to where it listens (so the
     webhook URLs it registers reach it), running its jobs embedded."""
