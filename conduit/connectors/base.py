@@ -104,8 +104,22 @@ class Connector:
     async def set_status(self, key: str, resolved: bool, config: SyncConfig | None = None) -> TicketRecord:
         raise NotImplementedError
 
-    async def assign(self, key: str, email: str | None) -> TicketRecord:
+    async def find_user(self, email: str) -> str | None:
+        """The tracker user with this email (their stable id), by the tracker's user search; None
+        when no user shows it (trackers often hide emails)."""
         raise NotImplementedError
+
+    async def assign(self, key: str, account: str | None) -> TicketRecord:
+        """Assign the ticket to the tracker user `account` (from `find_user`); None unassigns it."""
+        raise NotImplementedError
+
+    async def unregister_webhook(self, scope: str, webhook_id: str) -> None:
+        """Remove a webhook Conduit registered; a webhook already gone counts as removed."""
+        return None
+
+    async def revoke(self, access_token: str) -> bool:
+        """Revoke the grant at the tracker where it has an endpoint for it; False when it has none."""
+        return False
 
     async def comment(self, key: str, body: str) -> CommentRecord:
         raise NotImplementedError

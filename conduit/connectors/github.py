@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -10,12 +12,12 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from conduit.connectors.base import Connector, TicketDraft, header, same_signature
 from conduit.connectors.catalog import GITHUB
 from conduit.connectors.config import SyncConfig
-from conduit.connectors.errors import InvalidRequest
+from conduit.connectors.errors import InvalidRequest, NotFound
 from conduit.connectors.records import (
     AccountRecord,
     ChangeKind,
@@ -97,6 +99,7 @@ def ticket(data: dict[str, Any], etag: str | None = None) -> TicketRecord:
         updated_at=_time(data.get("updated_at")),
         etag=etag,
         assignee=assignee.get("login") if isinstance(assignee, dict) else None,
+        assignee_id=assignee.get("login") if isinstance(assignee, dict) else None,
     )
 
 
@@ -183,17 +186,16 @@ class GitHubConnector(Connector):
         reply = await self.api.call("ticket.set_status", "PATCH", ISSUE, path=parse_key(key), json=body)
         return ticket(reply.data)
 
-    async def user_for_email(self, email: str) -> str:
+    async def find_user(self, email: str) -> str | None:
+        """Only users who make their email public are found; exactly one hit is a match."""
         reply = await self.api.call(
             "user.search", "GET", "/search/users", params={"q": f"{email} in:email", "per_page": 2}
         )
-        items = (reply.data or {}).get("items") or []
-        if not items:
-            raise InvalidRequest(f"no GitHub user shows the email {email}; assign them in GitHub instead")
-        return str(items[0]["login"])
+        items = [i for i in (reply.data or {}).get("items") or [] if isinstance(i, dict)]
+        return str(items[0]["login"]) if len(items) == 1 and items[0].get("login") else None
 
-    async def assign(self, key: str, email: str | None) -> TicketRecord:
-        assignees = [await self.user_for_email(email)] if email else []
+    async def assign(self, key: str, account: str | None) -> TicketRecord:
+        assignees = [account] if account else []
         reply = await self.api.call(
             "ticket.assign", "PATCH", ISSUE, path=parse_key(key), json={"assignees": assignees}
         )
@@ -205,6 +207,34 @@ class GitHubConnector(Connector):
         )
         data = reply.data or {}
         return CommentRecord(id=str(data.get("id")), url=data.get("html_url"))
+
+    async def unregister_webhook(self, scope: str, webhook_id: str) -> None:
+        path = {**parse_repo(scope), "hook_id": webhook_id}
+        with contextlib.suppress(NotFound):
+            await self.api.call(
+                "webhook.unregister", "DELETE", "/repos/{owner}/{repo}/hooks/{hook_id}", path=path
+            )
+
+    async def revoke(self, access_token: str) -> bool:
+        """`DELETE /applications/{client_id}/token`, authenticated as the OAuth app itself."""
+        if self.client is None:
+            return False
+        template = "/applications/{client_id}/token"
+        url = self.api.endpoints.api + template.format(client_id=quote(self.client.client_id, safe=""))
+        basic = base64.b64encode(f"{self.client.client_id}:{self.client.client_secret}".encode()).decode()
+        # A 404: the token was already revoked, or never valid.
+        with contextlib.suppress(NotFound):
+            await self.api.http.request(
+                self.api.target,
+                "token.revoke",
+                "DELETE",
+                url,
+                template=template,
+                limits=self.provider.rate_limit,
+                headers={**self.provider.api_headers, "Authorization": f"Basic {basic}"},
+                json={"access_token": access_token},
+            )
+        return True
 
     # -- webhooks in ---------------------------------------------------------------------------------
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str | None) -> None:

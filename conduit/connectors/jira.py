@@ -110,6 +110,7 @@ class JiraConnector(Connector):
             assignee_email=assignee.get("emailAddress"),
             updated_at=parse_time(fields.get("updated")),
             assignee=assignee.get("displayName"),
+            assignee_id=assignee.get("accountId"),
         )
 
     def deleted(self, key: str, known: TicketRecord | None) -> TicketRecord:
@@ -152,6 +153,11 @@ class JiraConnector(Connector):
             "webhook.refresh", "PUT", "/webhook/refresh", json={"webhookIds": [int(webhook_id)]}
         )
         return parse_time((reply.data or {}).get("expirationDate"))
+
+    async def unregister_webhook(self, scope: str, webhook_id: str) -> None:
+        await self.api.call(
+            "webhook.unregister", "DELETE", "/webhook", json={"webhookIds": [int(webhook_id)]}
+        )
 
     # -- tickets -------------------------------------------------------------------------------------
     async def create_ticket(self, scope: str, draft: TicketDraft) -> TicketRecord:
@@ -238,7 +244,7 @@ class JiraConnector(Connector):
         )
         return await self.get_ticket(key)
 
-    async def account_for_email(self, email: str) -> str:
+    async def find_user(self, email: str) -> str | None:
         reply = await self.api.call("user.search", "GET", "/user/search", params={"query": email})
         for user in reply.data or []:
             if isinstance(user, dict) and user.get("accountId"):
@@ -246,11 +252,10 @@ class JiraConnector(Connector):
                 # A hidden email still matches an exact search; a shown one must be the same address.
                 if shown is None or str(shown).casefold() == email.casefold():
                     return str(user["accountId"])
-        raise InvalidRequest(f"no Jira user has the email {email}")
+        return None
 
-    async def assign(self, key: str, email: str | None) -> TicketRecord:
+    async def assign(self, key: str, account: str | None) -> TicketRecord:
         key = check_key(key)
-        account = await self.account_for_email(email) if email else None
         await self.api.call(
             "ticket.assign", "PUT", "/issue/{key}/assignee", path={"key": key}, json={"accountId": account}
         )

@@ -30,6 +30,9 @@ class TicketRecord:
     not_modified: bool = False
     # The tracker's own handle for the assignee (a login, a display name), for people to read.
     assignee: str | None = None
+    # The tracker's stable id for the assignee (a GitHub login, a Jira accountId): matches members
+    # through stored tracker accounts when the email is hidden.
+    assignee_id: str | None = None
 
     def confirmed(self) -> TicketRecord:
         return replace(self, not_modified=True)

@@ -185,6 +185,31 @@ _ALL = (
         {"installation": _INSTALLATION},
     ),
     EventType(
+        "installation.removed",
+        1,
+        "A tracker installation was uninstalled: the webhooks Conduit registered there were removed and "
+        "the grant revoked where the tracker allows; `leftovers` names what a person must remove by hand.",
+        s.obj(
+            {
+                "installation": s.INSTALLATION,
+                "webhooks_removed": {"type": "integer", "minimum": 0},
+                "token_revoked": {"type": "boolean"},
+                "leftovers": {"type": "array", "items": s.string()},
+            }
+        ),
+        {
+            "installation": {
+                **_INSTALLATION,
+                "provider": "github",
+                "status": "active",
+                "status_reason": None,
+            },
+            "webhooks_removed": 1,
+            "token_revoked": True,
+            "leftovers": [],
+        },
+    ),
+    EventType(
         "issue.linked",
         1,
         "An issue was linked to a ticket in a tracker, newly created or existing.",

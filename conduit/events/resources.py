@@ -7,12 +7,15 @@ published, scoped to the event's organization.
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conduit.db.models import Event, Issue
+from conduit.db.models.comments import Comment
 from conduit.db.tenancy import TenantScope
+from conduit.schema.ids import encode
 from conduit.webhooks.payloads import event_resource, issue_resource
 
 
@@ -34,4 +37,19 @@ async def expand(
         if event is None:
             raise ResourceGone(f"event {data['event_id']} no longer exists")
         return {"event": event_resource(event)}
+    if event_type == "comment.created" and "comment" not in data and isinstance(data.get("comment_id"), int):
+        comment = await scope.get(Comment, data["comment_id"])
+        if comment is None:
+            raise ResourceGone(f"comment {data['comment_id']} no longer exists")
+        return {"comment": comment_resource(comment)}
     return data
+
+
+def comment_resource(comment: Comment) -> dict[str, Any]:
+    return {
+        "id": encode("Comment", comment.id),
+        "issue_id": encode("Issue", comment.issue_id),
+        "author_id": None if comment.author_id is None else encode("Member", comment.author_id),
+        "body": comment.body,
+        "created_at": comment.created_at.astimezone(UTC).isoformat(),
+    }

@@ -16,6 +16,7 @@ from conduit.schema.errors import ForbiddenError, NotFoundError, ValidationError
 from conduit.schema.permissions import forbidden, require
 from conduit.schema.types.installation import Installation, Provider
 from conduit.sync import install
+from conduit.sync.uninstall import uninstall
 
 
 @strawberry.input(description="Sync settings to change; a field left out keeps its value.")
@@ -55,6 +56,13 @@ class UpdateInstallationConfigPayload:
 @strawberry.type
 class UninstallPayload:
     installation_id: strawberry.ID
+    webhooks_removed: int = strawberry.field(description="Webhooks Conduit had registered, now removed.")
+    token_revoked: bool = strawberry.field(
+        description="Whether the tracker revoked the grant (only trackers with a revoke endpoint do)."
+    )
+    leftovers: list[str] = strawberry.field(
+        description="What could not be removed in the tracker: remove it there by hand."
+    )
 
 
 StartInstallationResult = Annotated[
@@ -157,7 +165,10 @@ class InstallationMutation:
             await session.commit()
             return UpdateInstallationConfigPayload(installation=Installation.from_model(row))
 
-    @strawberry.mutation(description="Remove an installation with its cached tickets and links.")
+    @strawberry.mutation(
+        description="Remove an installation with its cached tickets and links, after removing the webhooks "
+        "Conduit registered in the tracker and revoking the grant where the tracker allows."
+    )
     async def uninstall(self, info: Info, installation_id: strawberry.ID) -> UninstallResult:
         if err := forbidden(info, "installation:write"):
             return err
@@ -167,6 +178,10 @@ class InstallationMutation:
             row = await TenantScope(session, org_id).get(models.Installation, pk) if pk else None
             if row is None:
                 return NotFoundError(message="installation not found")
-            await session.delete(row)
-            await session.commit()
-        return UninstallPayload(installation_id=installation_id)
+        removed = await uninstall(info.context.runtime, row, info.context.viewer.actor)
+        return UninstallPayload(
+            installation_id=installation_id,
+            webhooks_removed=removed.webhooks_removed,
+            token_revoked=removed.token_revoked,
+            leftovers=removed.leftovers,
+        )

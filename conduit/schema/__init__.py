@@ -25,6 +25,7 @@ class ConduitSchema(strawberry.federation.Schema):
 
 def build_schema(extensions: Sequence[Any] = ()) -> ConduitSchema:
     from conduit.resolvers.apps import AppMutation, AppQuery
+    from conduit.resolvers.comments import CommentMutation
     from conduit.resolvers.deliveries import DeliveryMutation
     from conduit.resolvers.installations import InstallationMutation, InstallationQuery
     from conduit.resolvers.issues import IssueMutation
@@ -52,6 +53,7 @@ def build_schema(extensions: Sequence[Any] = ()) -> ConduitSchema:
             LinkMutation,
             AppMutation,
             DeliveryMutation,
+            CommentMutation,
         ),
     )
     return ConduitSchema(

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conduit.connectors import StatusCategory, SyncConfig, TicketRecord
 from conduit.db.base import utcnow
-from conduit.db.models import ExternalIssue, Installation, Issue, IssueLink, IssueStatus, Member
+from conduit.db.models import ExternalIssue, Installation, Issue, IssueLink, IssueStatus
 from conduit.events.emit import emit
-from conduit.sync import cache
+from conduit.sync import cache, people
 
 
 class Outcome(enum.StrEnum):
@@ -59,26 +59,33 @@ async def set_status(
 
 
 async def set_assignee(
-    session: AsyncSession, installation: Installation, issues: list[Issue], email: str | None
+    session: AsyncSession,
+    installation: Installation,
+    e: ExternalIssue,
+    issues: list[Issue],
+    record: TicketRecord,
+    tracker_user: str | None,
 ) -> None:
-    """Assign to the member with the tracker assignee's email; a hidden email leaves things as they are."""
-    if email is None:
-        return
-    member = (
-        await session.execute(
-            select(Member).where(
-                Member.organization_id == installation.organization_id,
-                func.lower(Member.email) == email.lower(),
-            )
-        )
-    ).scalar_one_or_none()
-    if member is None:
-        return
+    """Assign the member the tracker's assignee is (by email, else by stored tracker account); an
+    unassigned ticket unassigns. An assignee who is no member is said on the ticket's row."""
+    member_id: int | None = None
+    if record.assignee_email or record.assignee_id:
+        member = await people.member_for(session, installation, record.assignee_email, record.assignee_id)
+        if member is None:
+            who = record.assignee or record.assignee_id or record.assignee_email
+            e.sync_error = (
+                f"{who} was assigned in {installation.provider} but matches no member: their email is "
+                f"hidden or unknown here. Assign them once from Conduit so the two are linked."
+            )[:1000]
+            return
+        member_id = member.id
+    e.sync_error = None
+    actor = {**cache.sync_actor(installation), "tracker_user": tracker_user}
     for issue in issues:
-        if issue.assignee_id != member.id:
-            issue.assignee_id = member.id
-            data = {"issue_id": issue.id, "project_id": issue.project_id, "assignee_id": member.id}
-            emit(session, "issue.assigned", issue.organization_id, data, actor=cache.sync_actor(installation))
+        if issue.assignee_id != member_id:
+            issue.assignee_id = member_id
+            data = {"issue_id": issue.id, "project_id": issue.project_id, "assignee_id": member_id}
+            emit(session, "issue.assigned", issue.organization_id, data, actor=actor)
 
 
 async def apply_record(
@@ -87,7 +94,9 @@ async def apply_record(
     config: SyncConfig,
     e: ExternalIssue,
     record: TicketRecord,
+    tracker_user: str | None = None,
 ) -> Outcome:
+    """`tracker_user`: who made the change in the tracker, when a webhook says."""
     if record.not_modified:
         cache.store(e, record)
         return Outcome.UNCHANGED
@@ -115,5 +124,5 @@ async def apply_record(
         if now_resolved != was_resolved:
             await set_status(session, installation, issues, now_resolved)
     if "assignee" in changes and config.assignee_inbound:
-        await set_assignee(session, installation, issues, record.assignee_email)
+        await set_assignee(session, installation, e, issues, record, tracker_user)
     return Outcome.APPLIED

@@ -109,6 +109,7 @@ async def receive(
             "kind": change.kind.value,
             "ticket": _record_json(change.ticket),
             "delivery_id": delivery,
+            "actor": change.actor,
         }
         outbox.add(
             session,
@@ -134,7 +135,12 @@ async def apply(runtime: Runtime, payload: dict[str, Any]) -> Outcome:
         if payload.get("kind") == ChangeKind.DELETED.value:
             record = get_connectors(runtime).bind(installation).deleted(record.key, None)
         outcome = await apply_record(
-            session, installation, SyncConfig.from_json(installation.config), external, record
+            session,
+            installation,
+            SyncConfig.from_json(installation.config),
+            external,
+            record,
+            payload.get("actor"),
         )
         await session.commit()
         return outcome

@@ -14,12 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from conduit.connectors import SyncConfig, get_connectors
 from conduit.connectors.errors import NotFound
 from conduit.db.models import ExternalIssue, Installation, InstallationStatus, IssueLink, IssueStatus, Member
+from conduit.db.models.comments import Comment
 from conduit.jobs import outbox
 from conduit.jobs.context import JobContext
 from conduit.jobs.errors import PermanentFailure
 from conduit.runtime import Runtime
 from conduit.schema import ids
-from conduit.sync import cache
+from conduit.sync import cache, people
 from conduit.sync.apply import linked_issues
 
 PUSH_KIND = "tracker.ticket.push"
@@ -52,7 +53,7 @@ async def queue_pushes(
     issue_id: int,
     what: str,
     skip_installation: int | None,
-    body: str | None = None,
+    comment_id: int | None = None,
 ) -> int:
     rows = await session.execute(
         select(ExternalIssue.id, ExternalIssue.installation_id)
@@ -69,8 +70,8 @@ async def queue_pushes(
         if installation_id == skip_installation:
             continue
         payload: dict[str, Any] = {"external_issue_id": external_id, "what": what}
-        if body is not None:
-            payload["body"] = body
+        if comment_id is not None:
+            payload["comment_id"] = comment_id
         outbox.add(session, PUSH_KIND, payload, organization_id=organization_id, key=ticket_key(external_id))
         queued += 1
     return queued
@@ -84,21 +85,28 @@ async def on_event(ctx: JobContext, payload: dict[str, Any]) -> int:
     issue_id = data.get("issue_id") if isinstance(data, dict) else None
     if what is None or org_id is None or not isinstance(issue_id, int):
         return 0
-    body = None
+    comment_id: int | None = None
     if what == "comment":
-        comment = data.get("comment")
-        source = comment if isinstance(comment, dict) else data
-        body = str(source.get("body") or "") or None
-        if body is None:
+        comment_id = data.get("comment_id")
+        if not isinstance(comment_id, int):
             return 0
     skip = source_installation(payload.get("actor"))
     async with ctx.runtime.sessions() as session:
-        queued = await queue_pushes(session, org_id, issue_id, what, skip, body)
+        queued = await queue_pushes(session, org_id, issue_id, what, skip, comment_id)
         await session.commit()
     return queued
 
 
-async def push(runtime: Runtime, external_issue_id: int, what: str, body: str | None = None) -> str:
+async def record_error(runtime: Runtime, external_issue_id: int, reason: str | None) -> None:
+    """Say on the ticket's cache row why a change was not made (None: the last one went through)."""
+    async with runtime.sessions() as session:
+        external = await session.get(ExternalIssue, external_issue_id)
+        if external is not None and external.sync_error != reason:
+            external.sync_error = reason[:1000] if reason else None
+            await session.commit()
+
+
+async def push(runtime: Runtime, external_issue_id: int, what: str, comment_id: int | None = None) -> str:
     """Make one ticket match its issues now; returns what was done, for the job log."""
     async with runtime.sessions() as session:
         external = await session.get(ExternalIssue, external_issue_id)
@@ -115,11 +123,14 @@ async def push(runtime: Runtime, external_issue_id: int, what: str, body: str | 
         issues = await linked_issues(session, external)
         if not issues:
             return "skipped: no linked issue"
-        email: str | None = None
+        member: Member | None = None
         if what == "assignee" and issues[0].assignee_id is not None:
             member = await session.get(Member, issues[0].assignee_id)
-            email = member.email if member else None
         key = external.key
+        body: str | None = None
+        if what == "comment" and comment_id is not None:
+            comment = await session.get(Comment, comment_id)
+            body = comment.body if comment is not None else None
     connector = get_connectors(runtime).bind(installation)
     try:
         if what == "status":
@@ -128,14 +139,28 @@ async def push(runtime: Runtime, external_issue_id: int, what: str, body: str | 
             # One ticket for several issues is done when all of them are.
             resolved = all(i.status is IssueStatus.RESOLVED for i in issues)
             record = await connector.set_status(key, resolved, config)
+            ours = config.is_resolved(record.status, record.status_category) == resolved
         elif what == "assignee":
             if not config.assignee_outbound:
                 return "skipped: assignee sync out is off"
-            record = await connector.assign(key, email)
+            account = await people.account_for(runtime, connector, installation, member) if member else None
+            if member is not None and account is None:
+                reason = (
+                    f"{member.email} is not assigned in {installation.provider}: no user there shows "
+                    f"that email. Make the email public in the tracker, or assign the ticket there once "
+                    f"so Conduit learns who they are."
+                )
+                await record_error(runtime, external_issue_id, reason)
+                return f"skipped: {reason}"
+            record = await connector.assign(key, account)
+            ours = record.assignee_id == account
         elif what == "comment":
-            if not config.comments_outbound or not body:
+            if not config.comments_outbound:
                 return "skipped: comment sync out is off"
+            if not body:
+                return "skipped: the comment is gone"
             await connector.comment(key, body)
+            await record_error(runtime, external_issue_id, None)
             return "commented"
         else:
             raise PermanentFailure(f"unknown ticket change {what!r}")
@@ -150,7 +175,11 @@ async def push(runtime: Runtime, external_issue_id: int, what: str, body: str | 
     async with runtime.sessions() as session:
         external = await session.get(ExternalIssue, external_issue_id)
         if external is not None:
-            # Our own change sets the watermark: its webhook echo then finds nothing new.
-            cache.announce(session, external, cache.store(external, record))
+            external.sync_error = None
+            # Our own change sets the watermark: its webhook echo then finds nothing new. A ticket
+            # read back in another state was changed in the tracker meanwhile: the cache is left
+            # as it was, so that change's webhook (or reconcile) still applies it here.
+            if ours:
+                cache.announce(session, external, cache.store(external, record))
             await session.commit()
     return f"{what} pushed"

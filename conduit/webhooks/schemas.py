@@ -149,6 +149,8 @@ ACTOR: Schema = {
         "name": string(),
         "provider": string(),
         "reason": string(),
+        # For a tracker sync: the tracker user who made the change, when the tracker says.
+        "tracker_user": nullable(string()),
     },
     "required": ["type"],
     "additionalProperties": False,

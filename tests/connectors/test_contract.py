@@ -9,7 +9,6 @@ import httpx
 import pytest
 
 from conduit.connectors import ChangeKind, Connectors, StatusCategory, TicketDraft, WebhookRejected
-from conduit.connectors.errors import InvalidRequest
 from conduit.connectors.oauth import GrantRefused
 from conduit.db.models import InstallationStatus, InteractionOutcome
 from conduit.runtime import Runtime
@@ -87,12 +86,13 @@ async def test_assign_by_email(
 ) -> None:
     connector = (await install(runtime, connectors, tracker, tenant)).connector
     created = await connector.create_ticket(tracker.scope, DRAFT)
-    assigned = await connector.assign(created.key, tracker.assignee_email)
-    assert assigned.assignee is not None
+    account = await connector.find_user(tracker.assignee_email)
+    assert account is not None
+    assigned = await connector.assign(created.key, account)
+    assert assigned.assignee is not None and assigned.assignee_id == account
     unassigned = await connector.assign(created.key, None)
-    assert unassigned.assignee is None
-    with pytest.raises(InvalidRequest):
-        await connector.assign(created.key, "nobody-by-this-address@example.com")
+    assert unassigned.assignee is None and unassigned.assignee_id is None
+    assert await connector.find_user("nobody-by-this-address@example.com") is None
 
 
 async def test_description_quotes_exception_and_links_back(

@@ -77,6 +77,25 @@ class ExternalIssue(IdMixin, TenantMixin, CreatedMixin, Base):
     last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     etag: Mapped[str | None] = mapped_column(String(200), nullable=True)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Why the last change Conduit tried to make to the ticket did not happen (e.g. no tracker user
+    # for the assignee's email); cleared by the next change that goes through.
+    sync_error: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+
+
+class TrackerAccount(IdMixin, TenantMixin, CreatedMixin, Base):
+    """Which tracker user a member is, per installation: trackers often hide emails, so a match found
+    once (by the tracker's user search, or set by hand) is kept and used both ways."""
+
+    __tablename__ = "tracker_account"
+    __table_args__ = (
+        UniqueConstraint("installation_id", "member_id"),
+        Index("ix_tracker_account_installation_account", "installation_id", "account"),
+    )
+
+    installation_id: Mapped[int] = mapped_column(BigId, ForeignKey("installation.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("member.id", ondelete="CASCADE"))
+    # The tracker's stable id for the user: a GitHub login, a Jira accountId.
+    account: Mapped[str] = mapped_column(String(200))
 
 
 class IssueLink(IdMixin, TenantMixin, CreatedMixin, Base):

@@ -65,9 +65,13 @@ async def push_ticket(ctx: JobContext) -> None:
             ctx.runtime,
             int(ctx.payload["external_issue_id"]),
             str(ctx.payload["what"]),
-            ctx.payload.get("body"),
+            _optional_int(ctx.payload.get("comment_id")),
         )
     ctx.log.info("%s", done)
+
+
+def _optional_int(value: object) -> int | None:
+    return value if isinstance(value, int) else None
 
 
 @job(inbound.APPLY_KIND, max_tries=5, backoff_base=1.0, timeout=30, ordered=True)

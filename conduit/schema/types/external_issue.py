@@ -37,6 +37,9 @@ class ExternalIssue(Node):
         description="When Conduit last confirmed these fields."
     )
     deleted: bool
+    sync_error: str | None = strawberry.field(
+        description="Why the last change Conduit tried to make to the ticket did not happen."
+    )
     installation_pk: strawberry.Private[int]
 
     @classmethod
@@ -52,6 +55,7 @@ class ExternalIssue(Node):
             updated_at=e.updated_at,
             last_synced_at=e.last_synced_at,
             deleted=e.deleted,
+            sync_error=e.sync_error,
             installation_pk=e.installation_id,
         )
 

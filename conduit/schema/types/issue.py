@@ -5,6 +5,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from sqlalchemy import select
 
 from conduit.db import models
 from conduit.schema import ids
@@ -17,6 +18,7 @@ from conduit.schema.types.member import Member
 from conduit.schema.types.node import Node
 
 if TYPE_CHECKING:
+    from conduit.schema.types.comment import Comment
     from conduit.schema.types.external_issue import IssueLink
     from conduit.schema.types.project import Project
 
@@ -96,6 +98,29 @@ class Issue(Node):
         require(info, "event:read")
         page = await info.context.loaders.event_page.load((self.pk, clamp_first(first), after))
         return connection(page, EVENT_SORT, Event.from_model)
+
+    @strawberry.field(description="Comments, oldest first.")
+    async def comments(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Annotated[Comment, strawberry.lazy("conduit.schema.types.comment")]]:
+        from conduit.db.models.comments import Comment as CommentRow
+        from conduit.schema.pagination import Page
+        from conduit.schema.types.comment import COMMENT_SORT, Comment
+
+        require(info, "issue:read")
+        limit = clamp_first(first)
+        stmt = (
+            select(CommentRow)
+            .where(CommentRow.issue_id == self.pk)
+            .order_by(*COMMENT_SORT.order_by())
+            .limit(limit + 1)
+        )
+        if after:
+            stmt = stmt.where(COMMENT_SORT.after(after))
+        async with info.context.runtime.sessions() as session:
+            rows = list((await session.execute(stmt)).scalars())
+        page = Page(rows=rows[:limit], has_next=len(rows) > limit)
+        return connection(page, COMMENT_SORT, Comment.from_model)
 
     @strawberry.field(
         description="Tickets linked to this issue, from the sync cache (one query for a whole page; "
