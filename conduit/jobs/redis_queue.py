@@ -1,11 +1,18 @@
-"""Handing rows to arq on Redis: the arq job id is the outbox row id, so a double hand-over dedupes."""
+"""Handing rows to arq on Redis: one arq job carries several outbox rows.
+
+arq spends several Redis round trips on every job it runs, whatever the job does; carrying up to
+ROWS_PER_JOB rows in each job shares that cost. Each hand-over gets fresh arq job ids: a row handed
+over twice (a sweeper racing the dispatcher, or a dead worker's job that arq runs again) is kept
+apart by the database, where only a QUEUED row can start, never by Redis.
+"""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
 from arq.connections import ArqRedis
-from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix, retry_key_prefix
+from arq.constants import job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
 from arq.utils import timestamp_ms
 from redis.asyncio import ConnectionPool
@@ -13,9 +20,11 @@ from redis.asyncio import ConnectionPool
 # The arq function every row runs through; the row's kind picks the handler.
 RUN_FUNCTION = "conduit.run"
 JOB_EXPIRES_MS = 24 * 3600 * 1000
+# Small enough that a claimed batch still spreads over several workers (and their concurrency).
+ROWS_PER_JOB = 10
 
 # arq's enqueue_job does one WATCH/MULTI round trip per job; this does a whole batch in one call,
-# with the same rule: a job whose key (or result) exists is already queued and is left alone.
+# with arq's rule: a job whose key (or result) exists is already queued and is left alone.
 _ENQUEUE = """
 local queue, expires, job_prefix, result_prefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local added = 0
@@ -30,10 +39,6 @@ for i = 5, #ARGV, 3 do
 end
 return added
 """
-
-
-def job_id(row_id: int) -> str:
-    return str(row_id)
 
 
 class RedisQueue:
@@ -54,18 +59,16 @@ class RedisQueue:
             return
         now = timestamp_ms()
         argv: list[str | bytes | int] = [self.queue_name, JOB_EXPIRES_MS, job_key_prefix, result_key_prefix]
-        for row_id in ids:
-            body = serialize_job(RUN_FUNCTION, (row_id,), {}, None, now)
-            argv += [job_id(row_id), now, body]
+        for start in range(0, len(ids), ROWS_PER_JOB):
+            rows = [int(i) for i in ids[start : start + ROWS_PER_JOB]]
+            body = serialize_job(RUN_FUNCTION, (rows,), {}, None, now)
+            argv += [uuid.uuid4().hex, now, body]
         await self._script(args=argv)
 
     async def forget(self, ids: Sequence[int]) -> None:
-        if not ids:
-            return
-        keys = [
-            p + job_id(i) for i in ids for p in (in_progress_key_prefix, job_key_prefix, retry_key_prefix)
-        ]
-        await self.redis.delete(*keys)
+        # Job ids are never reused, so a dead worker's leftovers cannot shadow a new hand-over;
+        # arq runs such a job again once its in-progress key expires, and finds its rows taken.
+        return None
 
     async def close(self) -> None:
         if self._owns:

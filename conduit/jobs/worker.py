@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from typing import Any
@@ -22,18 +23,34 @@ from conduit.settings import Settings
 log = logging.getLogger("conduit.jobs.worker")
 EXECUTOR = "conduit_executor"
 SERVICE = "conduit_service"
+SLOTS = "conduit_slots"
 # Retries are the outbox's business; arq only re-runs a row whose start could not reach the database.
 ARQ_MAX_TRIES = 1000
 DB_DOWN_RETRY_SECONDS = 5
 
 
-async def run_row(ctx: dict[str, Any], row_id: int) -> None:
+async def run_rows(ctx: dict[str, Any], rows: int | list[int]) -> None:
+    """Run the rows one arq job carries, side by side, at most `concurrency` rows per process.
+
+    If the database is away, arq runs the whole job again later: rows that did start meanwhile
+    are no longer QUEUED, so only the others run then.
+    """
     executor: Executor = ctx[EXECUTOR]
-    try:
-        await executor.run(int(row_id))
-    except DatabaseUnavailable as exc:
-        log.warning("job=%s waiting for the database: %s", row_id, exc)
-        raise ArqRetry(defer=DB_DOWN_RETRY_SECONDS) from exc
+    slots: asyncio.Semaphore = ctx[SLOTS]
+    ids = [int(rows)] if isinstance(rows, int) else [int(r) for r in rows]
+
+    async def one(row_id: int) -> None:
+        async with slots:
+            await executor.run(row_id)
+
+    outcomes = await asyncio.gather(*(one(i) for i in ids), return_exceptions=True)
+    errors = [e for e in outcomes if isinstance(e, BaseException)]
+    waiting = [e for e in errors if isinstance(e, DatabaseUnavailable)]
+    if waiting:
+        log.warning("jobs=%s waiting for the database: %s", ids, waiting[0])
+        raise ArqRetry(defer=DB_DOWN_RETRY_SECONDS) from waiting[0]
+    if errors:
+        raise errors[0]
 
 
 def build_worker(
@@ -57,6 +74,7 @@ def build_worker(
         service = JobService(runtime, js, RedisQueue(ctx["redis"], js.queue_name), jobs)
         ctx[SERVICE] = service
         ctx[EXECUTOR] = service.executor(resources={"redis": ctx["redis"]})
+        ctx[SLOTS] = asyncio.Semaphore(js.concurrency)
         runtime.extras[EXTRA_KEY] = service
         if burst:
             await service.dispatcher.dispatch_all()
@@ -73,7 +91,7 @@ def build_worker(
             await service.runtime.close()
 
     return Worker(
-        functions=[func(run_row, name=RUN_FUNCTION, timeout=backstop, max_tries=ARQ_MAX_TRIES)],
+        functions=[func(run_rows, name=RUN_FUNCTION, timeout=backstop, max_tries=ARQ_MAX_TRIES)],
         queue_name=js.queue_name,
         redis_settings=RedisSettings.from_dsn(settings.redis_url),
         on_startup=on_startup,

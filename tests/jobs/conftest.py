@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from arq.constants import job_key_prefix
+from arq.jobs import deserialize_job
 from redis.asyncio import Redis
 from sqlalchemy import select
 
@@ -34,6 +36,17 @@ async def wait_for(condition: Callable[[], Awaitable[bool]], within: float = 30.
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {within}s waiting for {what or condition}")
         await asyncio.sleep(0.05)
+
+
+async def rows_in_redis(redis: Redis, queue_name: str) -> list[int]:
+    """The outbox row ids the arq jobs queued in Redis carry (one arq job carries several rows)."""
+    rows: list[int] = []
+    for job_id in await redis.zrange(queue_name, 0, -1):
+        body = await redis.get(job_key_prefix + job_id.decode())
+        if body is not None:
+            carried = deserialize_job(body).args[0]
+            rows += carried if isinstance(carried, list) else [carried]
+    return rows
 
 
 @pytest.fixture(scope="session")
