@@ -104,6 +104,10 @@ class Connector:
     async def set_status(self, key: str, resolved: bool, config: SyncConfig | None = None) -> TicketRecord:
         raise NotImplementedError
 
+    async def statuses(self, scopes: Sequence[str]) -> list[str]:
+        """The status names tickets of `scopes` can have, for checking a config against."""
+        raise NotImplementedError
+
     async def find_user(self, email: str) -> str | None:
         """The tracker user with this email (their stable id), by the tracker's user search; None
         when no user shows it (trackers often hide emails)."""

@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -185,6 +185,9 @@ class GitHubConnector(Connector):
         body = {"state": "closed", "state_reason": "completed"} if resolved else {"state": "open"}
         reply = await self.api.call("ticket.set_status", "PATCH", ISSUE, path=parse_key(key), json=body)
         return ticket(reply.data)
+
+    async def statuses(self, scopes: Sequence[str]) -> list[str]:
+        return ["open", "closed"]
 
     async def find_user(self, email: str) -> str | None:
         """Only users who make their email public are found; exactly one hit is a match."""

@@ -244,6 +244,18 @@ class JiraConnector(Connector):
         )
         return await self.get_ticket(key)
 
+    async def statuses(self, scopes: Sequence[str]) -> list[str]:
+        """Every status of the projects' workflows (over all issue types)."""
+        names: dict[str, None] = {}
+        for scope in dict.fromkeys(check_project(s) for s in scopes):
+            reply = await self.api.call(
+                "project.statuses", "GET", "/project/{key}/statuses", path={"key": scope}
+            )
+            for issue_type in reply.data or []:
+                for status in (issue_type or {}).get("statuses") or []:
+                    names[str(status.get("name"))] = None
+        return list(names)
+
     async def find_user(self, email: str) -> str | None:
         reply = await self.api.call("user.search", "GET", "/user/search", params={"query": email})
         for user in reply.data or []:

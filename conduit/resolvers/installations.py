@@ -8,14 +8,15 @@ import strawberry
 
 from conduit.connectors.catalog import PROVIDERS
 from conduit.connectors.config import ConfigError, SyncConfig
+from conduit.connectors.errors import TrackerError
 from conduit.db import models
 from conduit.db.tenancy import TenantScope
 from conduit.schema import ids
 from conduit.schema.context import Info
-from conduit.schema.errors import ForbiddenError, NotFoundError, ValidationError
+from conduit.schema.errors import ForbiddenError, NotFoundError, UserError, ValidationError
 from conduit.schema.permissions import forbidden, require
 from conduit.schema.types.installation import Installation, Provider
-from conduit.sync import install
+from conduit.sync import install, statuses
 from conduit.sync.uninstall import uninstall
 
 
@@ -48,6 +49,13 @@ class StartInstallationPayload:
     )
 
 
+@strawberry.type(description="The config names statuses the tracker does not have.")
+class UnknownStatusError(UserError):
+    field: str | None
+    unknown: list[str]
+    valid_statuses: list[str] = strawberry.field(description="The statuses the tracker has.")
+
+
 @strawberry.type
 class UpdateInstallationConfigPayload:
     installation: Installation
@@ -70,7 +78,7 @@ StartInstallationResult = Annotated[
     strawberry.union("StartInstallationResult"),
 ]
 UpdateInstallationConfigResult = Annotated[
-    UpdateInstallationConfigPayload | ValidationError | NotFoundError | ForbiddenError,
+    UpdateInstallationConfigPayload | UnknownStatusError | ValidationError | NotFoundError | ForbiddenError,
     strawberry.union("UpdateInstallationConfigResult"),
 ]
 UninstallResult = Annotated[
@@ -159,9 +167,21 @@ class InstallationMutation:
                 return NotFoundError(message="installation not found")
             merged: dict[str, Any] = {**SyncConfig.from_json(row.config).to_json(), **config.changes()}
             try:
-                row.config = SyncConfig.from_json(merged).to_json()
+                wanted = SyncConfig.from_json(merged)
             except ConfigError as exc:
                 return ValidationError(message=str(exc), field="config")
+            try:
+                await statuses.check(info.context.runtime, row, wanted)
+            except statuses.UnknownStatuses as exc:
+                return UnknownStatusError(
+                    message=str(exc), field=exc.field, unknown=exc.unknown, valid_statuses=exc.valid
+                )
+            except TrackerError as exc:
+                return ValidationError(
+                    message=f"the tracker's statuses could not be read to check the config: {exc.message}",
+                    field="config",
+                )
+            row.config = wanted.to_json()
             await session.commit()
             return UpdateInstallationConfigPayload(installation=Installation.from_model(row))
 
