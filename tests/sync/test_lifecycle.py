@@ -145,7 +145,7 @@ async def test_jira_webhook_refreshed_near_expiry(conduit: Conduit, sides: dict[
             ).scalar_one_or_none()
 
     registered = await wait_for(hook, "the Jira webhook to be registered")
-    assert registered.expires_at > utcnow() + timedelta(days=29)
+    assert registered.expires_at is not None and registered.expires_at > utcnow() + timedelta(days=29)
     # Far from expiry: reconcile leaves it alone.
     await reconcile_installation(conduit.runtime, installed.id)
     unchanged = await hook()
@@ -162,7 +162,8 @@ async def test_jira_webhook_refreshed_near_expiry(conduit: Conduit, sides: dict[
     await side.clear_calls()
     await reconcile_installation(conduit.runtime, installed.id)
     refreshed = await hook()
-    assert refreshed is not None and refreshed.expires_at > utcnow() + timedelta(days=29)
+    assert refreshed is not None and refreshed.expires_at is not None
+    assert refreshed.expires_at > utcnow() + timedelta(days=29)
     state = await side.control("GET", "/state")
     at_jira = next(w for w in state["webhooks"] if str(w["id"]) == registered.external_id)
     assert parse_time(at_jira["expirationDate"]) == refreshed.expires_at
