@@ -113,7 +113,9 @@ class Executor:
         args = run.payload.get(ARGS, []) if isinstance(run.payload.get(ARGS), list) else []
         jlog.info("started (attempt %d/%d)", run.attempt, spec.max_tries)
         try:
-            await asyncio.wait_for(spec.func(ctx, *args), timeout=spec.timeout)
+            # A timeout scope rather than wait_for: no extra task per job.
+            async with asyncio.timeout(spec.timeout):
+                await spec.func(ctx, *args)
         except asyncio.CancelledError:
             # The process is stopping: give the row back untouched, it was not the job's fault.
             await self._give_back(run, jlog)
