@@ -13,6 +13,7 @@ from conduit.db.models.apps import (
     DeliveryAttempt,
     DeliveryStatus,
 )
+from conduit.db.models.comments import Comment
 from conduit.db.models.integrations import (
     ExternalIssue,
     Installation,
@@ -20,6 +21,12 @@ from conduit.db.models.integrations import (
     Interaction,
     InteractionOutcome,
     IssueLink,
+    OAuthState,
+    TicketRequest,
+    TicketRequestState,
+    TrackerAccount,
+    TrackerWebhook,
+    WebhookReceipt,
 )
 from conduit.db.models.issues import Event, Issue, IssueStatus
 from conduit.db.models.orgs import ApiToken, Member, MemberRole, Organization
@@ -36,6 +43,7 @@ __all__ = [
     "AppToken",
     "AppWebhookSecret",
     "AttemptTrigger",
+    "Comment",
     "Delivery",
     "DeliveryAttempt",
     "DeliveryStatus",
@@ -50,9 +58,15 @@ __all__ = [
     "IssueStatus",
     "Member",
     "MemberRole",
+    "OAuthState",
     "Organization",
     "OutboxRow",
     "OutboxState",
     "Project",
     "ProjectKey",
+    "TicketRequest",
+    "TicketRequestState",
+    "TrackerAccount",
+    "TrackerWebhook",
+    "WebhookReceipt",
 ]

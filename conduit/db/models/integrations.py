@@ -88,7 +88,7 @@ class TrackerAccount(IdMixin, TenantMixin, CreatedMixin, Base):
 
     __tablename__ = "tracker_account"
     __table_args__ = (
-        UniqueConstraint("installation_id", "member_id"),
+        UniqueConstraint("installation_id", "member_id", name="uq_tracker_account_installation_id_member_id"),
         Index("ix_tracker_account_installation_account", "installation_id", "account"),
     )
 
