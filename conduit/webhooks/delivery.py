@@ -11,6 +11,7 @@ takes other work, so one slow or failing endpoint never delays another.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,7 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from conduit.apps.service import signing_secrets
 from conduit.db.base import UTCDateTime, utcnow
-from conduit.db.models import App, AttemptTrigger, Delivery, DeliveryAttempt, DeliveryStatus
+from conduit.db.models import (
+    App,
+    AttemptTrigger,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    OutboxRow,
+    OutboxState,
+)
 from conduit.events.emit import emit
 from conduit.jobs.context import JobContext
 from conduit.jobs.errors import Retry
@@ -28,7 +37,7 @@ from conduit.runtime import Runtime
 from conduit.schema.ids import encode
 from conduit.webhooks import fanout, sender
 from conduit.webhooks.schedule import MAX_TIMEOUT, Outcome, next_delay, pause_for
-from conduit.webhooks.throttle import Limits, LocalThrottle, RedisThrottle, Throttle, Wait
+from conduit.webhooks.throttle import Limits, LocalThrottle, Permit, RedisThrottle, Throttle, Wait
 
 CLIENT_KEY = "webhooks.client"
 THROTTLE_KEY = "webhooks.throttle"
@@ -156,43 +165,70 @@ async def _judge_success(session: AsyncSession, app: App) -> None:
     )
 
 
-async def deliver(ctx: JobContext, delivery_id: int, attempts_before: int, trigger: str) -> None:
-    runtime = ctx.runtime
-    async with runtime.sessions() as session:
-        delivery = await session.get(Delivery, delivery_id)
-        if delivery is None or delivery.attempts > attempts_before:
-            return  # pruned, or this attempt was already made
-        if delivery.status is not DeliveryStatus.PENDING:
-            return
-        app = await session.get(App, delivery.app_id)
-        if app is None or app.deleted_at is not None or not app.webhook_url:
-            await _finish(session, delivery_id, "not sent: the app or its webhook URL was removed")
-            await session.commit()
-            return
-        if app.disabled_at is not None:
-            await _finish(session, delivery_id, f"not sent: the endpoint is disabled ({app.disabled_reason})")
-            await session.commit()
-            return
-        secrets = await signing_secrets(session, runtime, app.id)
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """A delivery that may be sent now, with its endpoint and the keys that sign it."""
+
+    delivery: Delivery
+    app: App
+    secrets: list[str]
+
+
+async def ready(
+    session: AsyncSession, runtime: Runtime, delivery: Delivery | None, attempts_before: int
+) -> Ready | None:
+    """The delivery if this attempt is still to be made; None when there is nothing to send.
+
+    A delivery whose endpoint is gone or disabled is finished as failed here (the caller commits).
+    """
+    if delivery is None or delivery.attempts > attempts_before:
+        return None  # pruned, or this attempt was already made
+    if delivery.status is not DeliveryStatus.PENDING:
+        return None
+    app = await session.get(App, delivery.app_id)
+    if app is None or app.deleted_at is not None or not app.webhook_url:
+        await _finish(session, delivery.id, "not sent: the app or its webhook URL was removed")
+        return None
+    if app.disabled_at is not None:
+        await _finish(session, delivery.id, f"not sent: the endpoint is disabled ({app.disabled_reason})")
+        return None
+    return Ready(delivery, app, await signing_secrets(session, runtime, app.id))
+
+
+async def attempt(runtime: Runtime, item: Ready, permit: Permit) -> sender.AttemptResult:
+    """Send once under a throttle permit, which is given back whatever happens."""
     throttle = throttle_for(runtime)
-    permit = await throttle.acquire(str(app.id), limits_of(app))
-    if isinstance(permit, Wait):
-        # Another endpoint's work goes ahead meanwhile; this one comes back when a slot frees.
-        raise Retry(defer=permit.seconds, reason=f"endpoint throttled ({permit.reason})")
     try:
         result = await sender.send(
             client_for(runtime),
-            app.webhook_url,
-            delivery.msg_id,
-            delivery.body.encode(),
-            secrets,
-            timeout_seconds=app.webhook_timeout,
+            item.app.webhook_url or "",
+            item.delivery.msg_id,
+            item.delivery.body.encode(),
+            item.secrets,
+            timeout_seconds=item.app.webhook_timeout,
         )
     finally:
         await throttle.release(permit)
     if result.outcome is Outcome.THROTTLE:
-        await throttle.pause(str(app.id), pause_for(result.retry_after))
-    await record(runtime, app, delivery, attempts_before, AttemptTrigger(trigger), result)
+        await throttle.pause(str(item.app.id), pause_for(result.retry_after))
+    return result
+
+
+async def deliver(ctx: JobContext, delivery_id: int, attempts_before: int, trigger: str) -> Ready | None:
+    """Make one attempt; returns the delivery when it was sent and accepted, else None."""
+    runtime = ctx.runtime
+    async with runtime.sessions() as session:
+        item = await ready(session, runtime, await session.get(Delivery, delivery_id), attempts_before)
+        await session.commit()
+    if item is None:
+        return None
+    permit = await throttle_for(runtime).acquire(str(item.app.id), limits_of(item.app))
+    if isinstance(permit, Wait):
+        # Another endpoint's work goes ahead meanwhile; this one comes back when a slot frees.
+        raise Retry(defer=permit.seconds, reason=f"endpoint throttled ({permit.reason})")
+    result = await attempt(runtime, item, permit)
+    await record(runtime, item.app, item.delivery, attempts_before, AttemptTrigger(trigger), result)
+    return item if result.succeeded else None
 
 
 async def record(
@@ -202,34 +238,43 @@ async def record(
     attempts_before: int,
     trigger: AttemptTrigger,
     result: sender.AttemptResult,
+    *,
+    outbox_row_id: int | None = None,
 ) -> None:
-    """Log the attempt and move the delivery on, in one transaction with the next attempt's job."""
+    """Log the attempt and move the delivery on, in one transaction with the next attempt's job.
+
+    `outbox_row_id` is the job of this attempt when another job made it (see conduit.webhooks.drain):
+    it is settled in the same transaction, so the attempt and its job's end are recorded together.
+    """
     now = utcnow()
+    number = attempts_before + 1
+    next_at: datetime | None = None
+    values: dict[str, Any] = {"last_status_code": result.status, "last_error": result.error}
+    if result.succeeded:
+        values.update(status=DeliveryStatus.SUCCEEDED, finished_at=now, next_attempt_at=None)
+    elif result.outcome is Outcome.DISABLE:
+        values.update(status=DeliveryStatus.FAILED, finished_at=now, next_attempt_at=None)
+    else:
+        delay = next_delay(number, result.retry_after)
+        if delay is None:
+            values.update(status=DeliveryStatus.FAILED, finished_at=now, next_attempt_at=None)
+        else:
+            next_at = now + timedelta(seconds=delay)
+            values.update(next_attempt_at=next_at)
     async with runtime.sessions() as session:
-        number = (
+        # One statement claims the attempt number and moves the delivery on; a run that finds the
+        # count already moved lost the race to another run that recorded this attempt first.
+        won = (
             await session.execute(
                 update(Delivery)
                 .where(Delivery.id == delivery.id, Delivery.attempts == attempts_before)
-                .values(attempts=Delivery.attempts + 1)
-                .returning(Delivery.attempts)
+                .values(attempts=number, **values)
+                .returning(Delivery.id)
                 .execution_options(synchronize_session=False)
             )
         ).scalar_one_or_none()
-        if number is None:
-            return  # another run recorded this attempt first
-        next_at: datetime | None = None
-        values: dict[str, Any] = {"last_status_code": result.status, "last_error": result.error}
-        if result.succeeded:
-            values.update(status=DeliveryStatus.SUCCEEDED, finished_at=now, next_attempt_at=None)
-        elif result.outcome is Outcome.DISABLE:
-            values.update(status=DeliveryStatus.FAILED, finished_at=now, next_attempt_at=None)
-        else:
-            delay = next_delay(number, result.retry_after)
-            if delay is None:
-                values.update(status=DeliveryStatus.FAILED, finished_at=now, next_attempt_at=None)
-            else:
-                next_at = now + timedelta(seconds=delay)
-                values.update(next_attempt_at=next_at)
+        if won is None:
+            return
         session.add(
             DeliveryAttempt(
                 delivery_id=delivery.id,
@@ -246,12 +291,6 @@ async def record(
                 next_attempt_at=next_at,
             )
         )
-        await session.execute(
-            update(Delivery)
-            .where(Delivery.id == delivery.id)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
         if result.succeeded:
             await _judge_success(session, app)
         else:
@@ -262,4 +301,20 @@ async def record(
         if next_at is not None:
             delivery.attempts = number
             fanout.schedule(session, delivery, run_after=next_at, ordered=False)
+        if outbox_row_id is not None:
+            await settle_row(session, outbox_row_id, now)
         await session.commit()
+
+
+async def settle_row(session: AsyncSession, row_id: int, now: datetime) -> None:
+    """Mark a first attempt's job done when its attempt was made by the job ahead of it.
+
+    Only a row still waiting is touched: its key keeps every runner away from it while the job ahead
+    runs, so nothing else is deciding about it.
+    """
+    await session.execute(
+        update(OutboxRow)
+        .where(OutboxRow.id == row_id, OutboxRow.state == OutboxState.PENDING)
+        .values(state=OutboxState.DONE, finished_at=now)
+        .execution_options(synchronize_session=False)
+    )

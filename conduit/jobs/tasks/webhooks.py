@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from conduit.jobs.context import JobContext
 from conduit.jobs.registry import job, registry
-from conduit.webhooks import delivery, fanout, log
+from conduit.webhooks import delivery, drain, fanout, log
 
 PRUNE_KIND = "webhooks.prune"
 
 
 # Throttle deferrals count as tries, so the budget is generous; the delivery's own schedule (8 attempts
 # over about 28 hours) is kept on the delivery, not in the job's tries. First attempts carry a key per
-# endpoint (ordered); retries do not (see conduit.webhooks.fanout.schedule).
+# endpoint (ordered); retries do not (see conduit.webhooks.fanout.schedule). A first attempt's job also
+# sends the first attempts queued behind it (see conduit.webhooks.drain).
 @job(fanout.DELIVER_KIND, max_tries=200, timeout=delivery.JOB_TIMEOUT, backoff_cap=60)
 async def deliver(ctx: JobContext, delivery_id: int, attempts_before: int, trigger: str) -> None:
-    await delivery.deliver(ctx, delivery_id, attempts_before, trigger)
+    await drain.run(ctx, delivery_id, attempts_before, trigger)
 
 
 @job(PRUNE_KIND, max_tries=3, timeout=300)
