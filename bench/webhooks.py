@@ -1,7 +1,8 @@
 """Webhook deliveries end to end: Conduit (outbox -> job -> sender) vs a bare httpx loop, in one run.
 
 Conduit's side emits `issue.created` events and counts deliveries until the receiver has them all:
-the fan-out job, one delivery row and one job per event, the throttle, the signed POST, the attempt
+the fan-out job, one delivery row and one first-attempt job per event (most of those settled by the
+job ahead of them, which sends the endpoint's queued first attempts in order), the throttle, the signed POST, the attempt
 log. The bare side then POSTs the very same bodies, signed the same way, with one httpx client, one
 request at a time, to the same receiver: the ceiling for one endpoint, since Conduit sends one
 endpoint's first attempts in order, one at a time. Latency is from the commit of the event to its

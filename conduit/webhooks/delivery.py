@@ -5,6 +5,10 @@ attempts the delivery had when this one was planned: if more exist when the job 
 was already made (a re-run after a crash that followed the commit) and the job does nothing. A crash
 before the commit sends again, with the same `webhook-id`, which receivers deduplicate on.
 
+The job of a first attempt, once its own attempt succeeded, goes on to the first attempts queued
+behind it for the same endpoint (conduit.webhooks.drain), so a busy endpoint does not pay a whole job
+cycle per request.
+
 Nothing here sleeps: a throttled endpoint's delivery is deferred with `Retry(defer=)` and the worker
 takes other work, so one slow or failing endpoint never delays another.
 """

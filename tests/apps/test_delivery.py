@@ -46,6 +46,13 @@ async def test_every_delivery_verifies_and_is_logged(
         return len({h.msg_id for h in receiver.of(ep)}) == 4
 
     await wait_for(arrived, 30, "the installation and 3 issue deliveries")
+
+    async def logged() -> bool:
+        # An attempt is recorded once its answer is in: just after the receiver has it.
+        data = await gql(tenant.token, LOG, {"id": app["app"]["id"]})
+        return bool(data["app"]["health"]["succeeded"] == 4)
+
+    await wait_for(logged, 30, "the 4 attempts in the log")
     hits = receiver.of(ep)
     assert all(h.verified for h in hits)
     bodies = [orjson.loads(h.body) for h in hits]
