@@ -15,6 +15,7 @@ takes other work, so one slow or failing endpoint never delays another.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -235,6 +236,20 @@ async def deliver(ctx: JobContext, delivery_id: int, attempts_before: int, trigg
     return item if result.succeeded else None
 
 
+@dataclass(frozen=True, slots=True)
+class Made:
+    """An attempt that was made and is to be recorded."""
+
+    app: App
+    delivery: Delivery
+    attempts_before: int
+    trigger: AttemptTrigger
+    result: sender.AttemptResult
+    # The attempt's own job when another job made it (see conduit.webhooks.drain): settled in the
+    # same transaction, so the attempt and its job's end are recorded together.
+    outbox_row_id: int | None = None
+
+
 async def record(
     runtime: Runtime,
     app: App,
@@ -242,14 +257,21 @@ async def record(
     attempts_before: int,
     trigger: AttemptTrigger,
     result: sender.AttemptResult,
-    *,
-    outbox_row_id: int | None = None,
 ) -> None:
-    """Log the attempt and move the delivery on, in one transaction with the next attempt's job.
+    """Log the attempt and move the delivery on, in one transaction with the next attempt's job."""
+    await record_all(runtime, [Made(app, delivery, attempts_before, trigger, result)])
 
-    `outbox_row_id` is the job of this attempt when another job made it (see conduit.webhooks.drain):
-    it is settled in the same transaction, so the attempt and its job's end are recorded together.
-    """
+
+async def record_all(runtime: Runtime, made: Sequence[Made]) -> None:
+    """Record several attempts in one transaction: one commit for all of them."""
+    async with runtime.sessions() as session:
+        for one in made:
+            await _record(session, one)
+        await session.commit()
+
+
+async def _record(session: AsyncSession, made: Made) -> None:
+    app, delivery, attempts_before, result = made.app, made.delivery, made.attempts_before, made.result
     now = utcnow()
     number = attempts_before + 1
     next_at: datetime | None = None
@@ -265,49 +287,47 @@ async def record(
         else:
             next_at = now + timedelta(seconds=delay)
             values.update(next_attempt_at=next_at)
-    async with runtime.sessions() as session:
-        # One statement claims the attempt number and moves the delivery on; a run that finds the
-        # count already moved lost the race to another run that recorded this attempt first.
-        won = (
-            await session.execute(
-                update(Delivery)
-                .where(Delivery.id == delivery.id, Delivery.attempts == attempts_before)
-                .values(attempts=number, **values)
-                .returning(Delivery.id)
-                .execution_options(synchronize_session=False)
-            )
-        ).scalar_one_or_none()
-        if won is None:
-            return
-        session.add(
-            DeliveryAttempt(
-                delivery_id=delivery.id,
-                app_id=app.id,
-                number=number,
-                trigger=trigger,
-                url=app.webhook_url or "",
-                started_at=result.started_at,
-                duration_ms=result.duration_ms,
-                status_code=result.status,
-                outcome=str(result.outcome),
-                response_excerpt=result.response_excerpt,
-                error=(result.error or None) and result.error[:MAX_ERROR],
-                next_attempt_at=next_at,
-            )
+    # One statement claims the attempt number and moves the delivery on; a run that finds the
+    # count already moved lost the race to another run that recorded this attempt first.
+    won = (
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery.id, Delivery.attempts == attempts_before)
+            .values(attempts=number, **values)
+            .returning(Delivery.id)
+            .execution_options(synchronize_session=False)
         )
-        if result.succeeded:
-            await _judge_success(session, app)
-        else:
-            error = f"{result.error or 'failed'} from {app.webhook_url}"
-            await _judge_failure(session, app, error, now)
-            if result.outcome is Outcome.DISABLE:
-                await disable_endpoint(session, app, "gone")
-        if next_at is not None:
-            delivery.attempts = number
-            fanout.schedule(session, delivery, run_after=next_at, ordered=False)
-        if outbox_row_id is not None:
-            await settle_row(session, outbox_row_id, now)
-        await session.commit()
+    ).scalar_one_or_none()
+    if won is None:
+        return
+    session.add(
+        DeliveryAttempt(
+            delivery_id=delivery.id,
+            app_id=app.id,
+            number=number,
+            trigger=made.trigger,
+            url=app.webhook_url or "",
+            started_at=result.started_at,
+            duration_ms=result.duration_ms,
+            status_code=result.status,
+            outcome=str(result.outcome),
+            response_excerpt=result.response_excerpt,
+            error=(result.error or None) and result.error[:MAX_ERROR],
+            next_attempt_at=next_at,
+        )
+    )
+    if result.succeeded:
+        await _judge_success(session, app)
+    else:
+        error = f"{result.error or 'failed'} from {app.webhook_url}"
+        await _judge_failure(session, app, error, now)
+        if result.outcome is Outcome.DISABLE:
+            await disable_endpoint(session, app, "gone")
+    if next_at is not None:
+        delivery.attempts = number
+        fanout.schedule(session, delivery, run_after=next_at, ordered=False)
+    if made.outbox_row_id is not None:
+        await settle_row(session, made.outbox_row_id, now)
 
 
 async def settle_row(session: AsyncSession, row_id: int, now: datetime) -> None:

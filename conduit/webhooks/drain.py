@@ -123,8 +123,10 @@ def _sendable(d: Delivery | None, waiting: Waiting) -> bool:
 async def drain(ctx: JobContext, first: delivery.Ready, started: float) -> int:
     """Send the first attempts queued behind this job's own; returns how many were made.
 
-    Each attempt's record is written while the next request is under way: requests still start in
-    order, one at a time, and the database's time is hidden behind the endpoint's.
+    Attempts are recorded while the next requests are under way, those made meanwhile together in
+    one commit: requests still start in order, one at a time, and the database's time is hidden
+    behind the endpoint's. A crash can lose the records of the attempts not yet committed; their
+    jobs then send them again, under the same `webhook-id`.
     """
     runtime = ctx.runtime
     throttle = delivery.throttle_for(runtime)
@@ -132,6 +134,8 @@ async def drain(ctx: JobContext, first: delivery.Ready, started: float) -> int:
     deadline = deadline_for(ctx.kind, started)
     after = ctx.job_id
     sent = 0
+    # Attempts made while the previous ones are being written: they share the next commit.
+    made: list[delivery.Made] = []
     recording: asyncio.Task[None] | None = None
     try:
         while sent < MAX_DRAINED:
@@ -158,11 +162,8 @@ async def drain(ctx: JobContext, first: delivery.Ready, started: float) -> int:
                     return sent  # its own job asks again and defers as the throttle says
                 item = delivery.Ready(d, endpoint.app, endpoint.secrets)
                 result = await delivery.attempt(runtime, item, permit)
-                if recording is not None:
-                    await recording
-                recording = asyncio.create_task(
-                    delivery.record(
-                        runtime,
+                made.append(
+                    delivery.Made(
                         item.app,
                         item.delivery,
                         waiting.attempts_before,
@@ -171,15 +172,22 @@ async def drain(ctx: JobContext, first: delivery.Ready, started: float) -> int:
                         outbox_row_id=waiting.row_id,
                     )
                 )
+                if recording is None or recording.done():
+                    if recording is not None:
+                        await recording  # its error, if any, ends the drain
+                    recording = asyncio.create_task(delivery.record_all(runtime, made))
+                    made = []
                 sent += 1
                 after = waiting.row_id
                 if not result.succeeded:
                     return sent
         return sent
     finally:
+        # Shielded: a job cancelled now still records the attempts it already made.
         if recording is not None:
-            # Shielded: a job cancelled now still records the attempt it already made.
             await asyncio.shield(recording)
+        if made:
+            await asyncio.shield(delivery.record_all(runtime, made))
 
 
 async def run(ctx: JobContext, delivery_id: int, attempts_before: int, trigger: str) -> None:
