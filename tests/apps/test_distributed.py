@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from conduit.runtime import Runtime
 from tests.apps.conftest import GQL, api_side, arq_worker, distributed_runtime, wait_for
 from tests.apps.helpers import emit_issue, issue_app, name
 from tests.apps.receiver import Receiver
-from tests.conftest import Tenant, free_port
+from tests.conftest import ConduitProcesses, Tenant, free_port
 from tests.jobs.conftest import Harness
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,29 +61,13 @@ def env_for(runtime: Runtime, settings: JobsSettings, tmp_path: Path, **extra: s
 
 @pytest.fixture
 def spawn(dist: Runtime, fast_jobs: JobsSettings, tmp_path: Path) -> Iterator[object]:
-    procs: list[subprocess.Popen[bytes]] = []
+    procs = ConduitProcesses(tmp_path)
 
     def start(*args: str) -> subprocess.Popen[bytes]:
-        log = open(tmp_path / f"proc-{len(procs)}.log", "wb")  # noqa: SIM115 (lives with the process)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "conduit.cli", *args],
-            cwd=ROOT,
-            env=env_for(dist, fast_jobs, tmp_path),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        procs.append(proc)
-        return proc
+        return procs.start(args, env_for(dist, fast_jobs, tmp_path))
 
     yield start
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    procs.stop_all()
 
 
 async def test_an_endpoint_throttled_to_n_per_second_never_gets_more(

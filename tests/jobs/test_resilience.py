@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from conduit.jobs import outbox
 from conduit.jobs.config import JobsSettings
 from conduit.jobs.redis_queue import RedisQueue
 from conduit.runtime import Runtime
-from tests.conftest import PG_ADMIN_DSN, free_port
+from tests.conftest import PG_ADMIN_DSN, ConduitProcesses, free_port
 from tests.jobs import kinds
 from tests.jobs.conftest import (
     CLAIM_KEY,
@@ -91,29 +90,9 @@ def worker_env(runtime: Runtime, settings: JobsSettings, tmp_path: Path) -> dict
 def spawn_worker(
     rt: Runtime, jobs_settings: JobsSettings, tmp_path: Path
 ) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def spawn() -> subprocess.Popen[bytes]:
-        log = open(tmp_path / f"worker-{len(procs)}.log", "wb")  # noqa: SIM115 (lives with the process)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "conduit.cli", "worker"],
-            cwd=ROOT,
-            env=worker_env(rt, jobs_settings, tmp_path),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        procs.append(proc)
-        return proc
-
-    yield spawn
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    procs = ConduitProcesses(tmp_path)
+    yield lambda: procs.start(["worker"], worker_env(rt, jobs_settings, tmp_path), name="worker")
+    procs.stop_all()
 
 
 async def test_worker_killed_mid_run_loses_nothing(
