@@ -43,7 +43,7 @@ def callback_url(runtime: Runtime, provider_key: str) -> str:
 
 def webhook_url(runtime: Runtime, installation: Installation) -> str:
     base = runtime.settings.public_url.rstrip("/")
-    return f"{base}/hooks/{installation.provider}/{installation.id}"
+    return f"{base}/hooks/{installation.provider}/{installation.hook_token}"
 
 
 def check_base_url(base_url: str | None) -> str | None:

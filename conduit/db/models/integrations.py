@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import datetime
 from typing import Any
 
@@ -57,6 +58,17 @@ class Installation(IdMixin, TenantMixin, CreatedMixin, Base):
     webhook_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Sync directions, resolved statuses, the statuses used to resolve and reopen: see connectors.config.
     config: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    # The opaque part of the webhook URL Conduit registers at the tracker (`/hooks/{provider}/{token}`):
+    # unguessable, so a leaked app secret alone cannot aim a forged delivery at an installation, and the
+    # URL says nothing about how many installations exist.
+    hook_token: Mapped[str] = mapped_column(
+        String(64), unique=True, default=lambda: secrets.token_urlsafe(24)
+    )
+    # The OAuth client registered on a self-hosted tracker (GitHub Enterprise, Jira Data Center), given
+    # with the installation: the operator's cloud clients never leave for a host the operator did not
+    # configure. The secret is encrypted like every other credential.
+    oauth_client_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    oauth_client_secret_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class ExternalIssue(IdMixin, TenantMixin, CreatedMixin, Base):

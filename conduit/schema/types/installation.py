@@ -136,6 +136,7 @@ class Installation(Node):
     provider_key: strawberry.Private[str]
     account_row: strawberry.Private[InstallationAccount | None]
     config_json: strawberry.Private[dict[str, object]]
+    hook_token: strawberry.Private[str]
 
     @classmethod
     def from_model(cls, i: models.Installation) -> Installation:
@@ -155,6 +156,7 @@ class Installation(Node):
             provider_key=i.provider,
             account_row=account,
             config_json=dict(i.config or {}),
+            hook_token=i.hook_token,
         )
 
     @strawberry.field
@@ -172,7 +174,7 @@ class Installation(Node):
     @strawberry.field(description="Where the tracker sends its webhooks for this installation.")
     def webhook_url(self, info: Info) -> str:
         base = info.context.runtime.settings.public_url.rstrip("/")
-        return f"{base}/hooks/{self.provider_key}/{self.pk}"
+        return f"{base}/hooks/{self.provider_key}/{self.hook_token}"
 
     @strawberry.field
     async def webhooks(self, info: Info) -> list[InstallationWebhook]:
