@@ -68,8 +68,8 @@ def check_declared_length(request: Request, limit: int) -> None:
         raise too_large(limit)
 
 
-async def read_body(request: Request, limit: int, *, timeout: float = DEFAULT_TIMEOUT) -> bytes:
-    """The raw body, refused as soon as it is known to exceed `limit` or to take over `timeout` s."""
+async def read_body(request: Request, limit: int, *, deadline: float = DEFAULT_TIMEOUT) -> bytes:
+    """The raw body, refused as soon as it is known to exceed `limit` or to take over `deadline` s."""
     check_declared_length(request, limit)
     parts: list[bytes] = []
     size = 0
@@ -83,10 +83,10 @@ async def read_body(request: Request, limit: int, *, timeout: float = DEFAULT_TI
             parts.append(chunk)
 
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(deadline):
             await collect()
     except TimeoutError:
-        raise BodyTimeout(f"the request body did not arrive within {timeout:g} seconds") from None
+        raise BodyTimeout(f"the request body did not arrive within {deadline:g} seconds") from None
     except ClientDisconnect:
         raise ClientGone("the client disconnected before sending the whole body") from None
     return b"".join(parts)
