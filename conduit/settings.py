@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     public_url: str = "http://127.0.0.1:8000"
     allow_private_webhook_urls: bool = False
+    # Tracker base URLs (self-hosted trackers, the sandbox) on loopback or private addresses. Off by
+    # default: a tenant's base URL must not reach the operator's network. Metadata addresses stay refused.
+    allow_private_tracker_urls: bool = False
 
     # OAuth clients Conduit's tracker installations authorize with.
     github_client_id: str | None = None
@@ -64,6 +67,13 @@ class Settings(BaseSettings):
     graphql_max_tokens: int = 4000
     graphql_max_aliases: int = 30
     graphql_max_entities: int = 100
+    # Static cost: list fields multiply by their `first`/`last` (or page size) through nesting.
+    graphql_max_cost: int = 50_000
+    # Wall-clock budget of one operation, in seconds.
+    graphql_timeout: float = 15.0
+
+    # Bodies of every HTTP endpoint must arrive within this many seconds.
+    http_body_timeout: float = 30.0
 
     # Ingest guards, the same order of magnitude as Sentry's relay.
     ingest_max_compressed_bytes: int = 1 * 1024 * 1024
