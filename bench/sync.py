@@ -32,7 +32,6 @@ from sqlalchemy import func, select, update
 from conduit.app import create_app
 from conduit.bootstrap import bootstrap
 from conduit.connectors import Connectors, TicketDraft
-from conduit.connectors.oauth import ClientCredentials
 from conduit.connectors.service import EXTRAS_KEY
 from conduit.db.base import utcnow
 from conduit.db.migrate import upgrade_async
@@ -46,6 +45,7 @@ from conduit.db.models import (
     OutboxState,
     Project,
 )
+from conduit.demo import sandbox_settings
 from conduit.jobs.config import JobsSettings
 from conduit.jobs.service import start_jobs
 from conduit.runtime import Runtime
@@ -55,10 +55,6 @@ from conduit.settings import Settings
 from conduit.sync import webhooks
 from conduit.sync.links import link_record
 
-CLIENTS = {
-    "github": ClientCredentials("sandbox-github-app", "sandbox-github-app-secret"),
-    "jira": ClientCredentials("sandbox-jira-client", "sandbox-jira-client-secret-0123456789abcdef"),
-}
 SCOPES = {"github": "acme/widgets", "jira": "OPS"}
 LATENCY_MS = 100
 
@@ -217,8 +213,9 @@ async def run(rounds: int) -> None:
     settings = Settings(
         env="test", database_url=url, data_dir=tmp, secret_key="bench-" + "x" * 40, public_url=server.url
     )
-    runtime = Runtime.create(settings)
-    connectors = Connectors(runtime, clients=dict(CLIENTS))
+    # The sandboxes' clients, each for exactly its URL, with loopback trackers allowed.
+    runtime = Runtime.create(sandbox_settings(settings, {k: s.url for k, s in sides.items()}))
+    connectors = Connectors(runtime)
     runtime.extras[EXTRAS_KEY] = connectors
     jobs = await start_jobs(runtime, JobsSettings(poll_interval_seconds=0.2))
     holder["app"] = create_app(runtime=runtime)

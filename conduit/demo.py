@@ -16,9 +16,10 @@ import uvicorn
 from conduit.app import create_app
 from conduit.bootstrap import BootstrapResult, bootstrap
 from conduit.db.migrate import upgrade
+from conduit.logs import install_access_log_redaction
 from conduit.runtime import Runtime
 from conduit.sandbox import GitHubSandbox, JiraSandbox, SandboxServer
-from conduit.settings import Settings
+from conduit.settings import Settings, TrackerClient
 
 SAMPLES = [
     ("ZeroDivisionError", "division by zero", "billing.invoice", "total_per_item"),
@@ -90,20 +91,37 @@ async def send_samples(base_url: str, result: BootstrapResult) -> int:
     return sent
 
 
-# The sandbox trackers' built-in OAuth clients, used when no real client is configured.
+# The sandbox trackers' built-in OAuth clients.
 SANDBOX_CLIENTS = {
-    "github_client_id": "sandbox-github-app",
-    "github_client_secret": "sandbox-github-app-secret",
-    "jira_client_id": "sandbox-jira-client",
-    "jira_client_secret": "sandbox-jira-client-secret-0123456789abcdef",
+    "github": ("sandbox-github-app", "sandbox-github-app-secret"),
+    "jira": ("sandbox-jira-client", "sandbox-jira-client-secret-0123456789abcdef"),
 }
+
+
+def sandbox_settings(settings: Settings, trackers: dict[str, str]) -> Settings:
+    """`settings` as an operator would set them for the sandbox trackers at `trackers` (provider →
+    URL): each sandbox's client registered for exactly its URL, and loopback tracker URLs allowed."""
+    clients = [
+        TrackerClient(
+            provider=key,
+            base_url=url,
+            client_id=SANDBOX_CLIENTS[key][0],
+            client_secret=SANDBOX_CLIENTS[key][1],
+        )
+        for key, url in trackers.items()
+    ]
+    return settings.model_copy(
+        update={
+            "allow_private_tracker_urls": True,
+            "tracker_clients": [*settings.tracker_clients, *clients],
+        }
+    )
 
 
 async def _serve(settings: Settings, host: str, port: int) -> None:
     github = await SandboxServer(GitHubSandbox(repos=("acme/widgets",))).astart()
     jira = await SandboxServer(JiraSandbox(projects=("OPS",))).astart()
-    unset = {k: v for k, v in SANDBOX_CLIENTS.items() if getattr(settings, k) is None}
-    settings = settings.model_copy(update=unset)
+    settings = sandbox_settings(settings, {"github": github.url, "jira": jira.url})
     try:
         await _serve_with(settings, host, port, {"github": github.url, "jira": jira.url})
     finally:
@@ -115,9 +133,9 @@ async def _serve_with(settings: Settings, host: str, port: int, trackers: dict[s
     runtime = Runtime.create(settings)
     async with runtime.sessions() as session:
         result = await bootstrap(session, "Demo", "demo-app", settings.public_url)
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(runtime=runtime), host=host, port=port, log_level="warning")
-    )
+    config = uvicorn.Config(create_app(runtime=runtime), host=host, port=port, log_level="warning")
+    install_access_log_redaction()
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

@@ -8,7 +8,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger("conduit.settings")
@@ -42,6 +43,57 @@ def normalize_database_url(url: str) -> str:
     return f"{drivers[scheme]}://{rest}"
 
 
+def url_origin(url: str) -> str:
+    """`scheme://host:port` of an http(s) URL, normalised (lower case, IDNA, explicit port), so two
+    spellings of one server compare equal and a look-alike (another port, a longer host) never does."""
+    try:
+        parsed = httpx.URL(url.strip())
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ValueError(f"{url!r} is not a valid URL: {exc}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ValueError(f"{url!r} is not an http(s) URL with a host")
+    host = parsed.raw_host.decode("ascii").lower().rstrip(".")
+    if ":" in host:
+        host = f"[{host}]"
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    return f"{parsed.scheme}://{host}:{port}"
+
+
+class TrackerClient(BaseModel):
+    """An OAuth client the operator registered with a tracker: its cloud (`base_url` absent) or one
+    self-hosted server (GitHub Enterprise, Jira Data Center), matched on the server's exact origin."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    provider: str
+    base_url: str | None = None
+    client_id: str = Field(min_length=1)
+    client_secret: str = Field(min_length=1, repr=False)
+
+    @field_validator("provider")
+    @classmethod
+    def _provider(cls, value: str) -> str:
+        value = value.strip().lower()
+        if not value:
+            raise ValueError("provider is required (e.g. github, jira)")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if httpx.URL(value.strip()).userinfo:
+            raise ValueError("base_url may not carry credentials")
+        url_origin(value)  # refuses what is not an http(s) URL
+        return value.strip().rstrip("/")
+
+    @property
+    def origin(self) -> str | None:
+        """The server this client belongs to; None for the provider's cloud."""
+        return url_origin(self.base_url) if self.base_url else None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CONDUIT_", extra="ignore")
 
@@ -56,11 +108,16 @@ class Settings(BaseSettings):
     # default: a tenant's base URL must not reach the operator's network. Metadata addresses stay refused.
     allow_private_tracker_urls: bool = False
 
-    # OAuth clients Conduit's tracker installations authorize with.
+    # The OAuth clients of the providers' clouds (github.com, Atlassian Cloud). They are only ever sent
+    # to the cloud's own endpoints, never to a base URL a tenant names.
     github_client_id: str | None = None
     github_client_secret: str | None = None
     jira_client_id: str | None = None
     jira_client_secret: str | None = None
+    # More clients, as JSON: [{"provider": "github", "base_url": "https://ghe.example.com",
+    # "client_id": "...", "client_secret": "..."}]. An entry with a base_url serves installations on
+    # exactly that origin (scheme, host and port); one without is a cloud client, like the above.
+    tracker_clients: list[TrackerClient] = Field(default_factory=list)
 
     # GraphQL guards: generous for people, tight enough to stop abuse.
     graphql_max_depth: int = 12
@@ -86,7 +143,35 @@ class Settings(BaseSettings):
         self.database_url = normalize_database_url(self.database_url)
         if self.redis_url == "":
             self.redis_url = None
+        self._check_tracker_clients()
         return self
+
+    def cloud_clients(self) -> list[TrackerClient]:
+        """The cloud clients given as CONDUIT_{PROVIDER}_CLIENT_ID / _SECRET."""
+        pairs = (
+            ("github", self.github_client_id, self.github_client_secret),
+            ("jira", self.jira_client_id, self.jira_client_secret),
+        )
+        return [
+            TrackerClient(provider=key, client_id=client_id, client_secret=secret)
+            for key, client_id, secret in pairs
+            if client_id and secret
+        ]
+
+    def all_tracker_clients(self) -> list[TrackerClient]:
+        return [*self.cloud_clients(), *self.tracker_clients]
+
+    def _check_tracker_clients(self) -> None:
+        seen: set[tuple[str, str | None]] = set()
+        for client in self.all_tracker_clients():
+            key = (client.provider, client.origin)
+            if key in seen:
+                where = client.origin or "the cloud"
+                raise ValueError(
+                    f"two OAuth clients are configured for {client.provider} at {where}; keep one "
+                    "(CONDUIT_TRACKER_CLIENTS and CONDUIT_{PROVIDER}_CLIENT_ID both count)"
+                )
+            seen.add(key)
 
     @property
     def is_production(self) -> bool:

@@ -36,3 +36,55 @@ def test_secret_box_rotation() -> None:
     assert SecretBox("n" * 40).decrypt(fresh) == "ghu_secret"
     with pytest.raises(ValueError, match="cannot be decrypted"):
         SecretBox("z" * 40).decrypt(token)
+
+
+def test_tracker_clients_are_read_as_json(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(
+        "CONDUIT_TRACKER_CLIENTS",
+        '[{"provider": "GitHub", "base_url": "https://GHE.example.com/", "client_id": "ghe",'
+        ' "client_secret": "ghe-secret"}, {"provider": "jira", "client_id": "cloud", "client_secret": "s"}]',
+    )
+    monkeypatch.setenv("CONDUIT_GITHUB_CLIENT_ID", "gh-cloud")
+    monkeypatch.setenv("CONDUIT_GITHUB_CLIENT_SECRET", "gh-cloud-secret")
+    s = Settings(data_dir=tmp_path)
+    found = {(c.provider, c.origin, c.client_id) for c in s.all_tracker_clients()}
+    assert found == {
+        ("github", None, "gh-cloud"),
+        ("github", "https://ghe.example.com:443", "ghe"),
+        ("jira", None, "cloud"),
+    }
+    assert "ghe-secret" not in repr(s)
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        ('[{"provider": "github", "client_id": "a", "client_secret": "b"}]', "two OAuth clients"),
+        (
+            '[{"provider": "jira", "base_url": "https://j.example.com", "client_id": "a", "client_secret": "b"},'
+            ' {"provider": "jira", "base_url": "https://J.example.com:443/x", "client_id": "c",'
+            ' "client_secret": "d"}]',
+            "two OAuth clients",
+        ),
+        ('[{"provider": "github", "base_url": "ftp://x", "client_id": "a", "client_secret": "b"}]', "http"),
+        (
+            '[{"provider": "github", "base_url": "https://u:p@x.example", "client_id": "a", "client_secret": "b"}]',
+            "credentials",
+        ),
+        ('[{"provider": "github", "client_id": "a"}]', "client_secret"),
+    ],
+)
+def test_bad_tracker_clients_are_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, entries: str, message: str
+) -> None:
+    monkeypatch.setenv("CONDUIT_TRACKER_CLIENTS", entries)
+    monkeypatch.setenv("CONDUIT_GITHUB_CLIENT_ID", "gh-cloud")
+    monkeypatch.setenv("CONDUIT_GITHUB_CLIENT_SECRET", "gh-cloud-secret")
+    with pytest.raises(ValueError, match=message):
+        Settings(data_dir=tmp_path)
+
+
+def test_private_tracker_urls_are_refused_by_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert Settings(data_dir=tmp_path).allow_private_tracker_urls is False
+    monkeypatch.setenv("CONDUIT_ALLOW_PRIVATE_TRACKER_URLS", "true")
+    assert Settings(data_dir=tmp_path).allow_private_tracker_urls is True

@@ -1,4 +1,9 @@
-"""A tracker's REST API as one installation reaches it: base URL, credentials, standard headers."""
+"""A tracker's REST API as one installation reaches it: base URL, credentials, standard headers.
+
+Calls go to the installation's own API (or, on the cloud, its resources endpoint) and nowhere else: a
+URL taken from a reply (a pagination link) must be on the same origin, so a server cannot send the
+installation's token on to another host.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,9 @@ from typing import Any
 from urllib.parse import quote
 
 from conduit.connectors.catalog import Endpoints, Provider
+from conduit.connectors.errors import InvalidRequest
 from conduit.connectors.http import Auth, Reply, Target, TrackerHttp
+from conduit.settings import url_origin
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +47,8 @@ class Api:
         if url is None:
             values = {k: quote(str(v), safe="") for k, v in (path or {}).items()}
             url = self.endpoints.api + template.format(**values)
+        elif not self.reaches(url):
+            raise InvalidRequest(f"{self.provider.name} pointed {operation} at another server; not followed")
         return await self.http.request(
             self.target,
             operation,
@@ -53,3 +62,12 @@ class Api:
             json=json,
             etag=etag,
         )
+
+    def reaches(self, url: str) -> bool:
+        """Whether `url` is on the origin of this installation's API (or its resources endpoint)."""
+        try:
+            origin = url_origin(url)
+        except ValueError:
+            return False
+        own = [self.endpoints.api, *([self.endpoints.resources] if self.endpoints.resources else [])]
+        return origin in {url_origin(u) for u in own}

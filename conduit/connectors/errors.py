@@ -7,14 +7,32 @@ TrackerError                 any failure talking to a tracker; `status` is the H
 ├── NotFound                 404 / 410: the ticket, repository or project is not there (`gone` for 410)
 ├── RateLimited              429, or 403 with no requests left; `retry_after` is the delay in seconds
 ├── Unavailable              5xx, timeouts, connection errors: try again later
+├── AddressRefused           the tracker's host is an address Conduit may not call (loopback, private,
+│                            metadata): a person must change the base URL, or the operator allow it
 └── InvalidRequest           other 4xx: the tracker refused what we sent; `message` is its own words
+
+Messages reach tenants (an installation's status reason, its health, a link's sync error), so they
+are one line and bounded; the words a tracker contributes are its own error fields, trimmed where the
+reply is read (`conduit.connectors.http.error_message`), never its raw body.
 """
 
 from __future__ import annotations
 
+import re
+
+MAX_MESSAGE = 500
+_SPACE = re.compile(r"[\s\x00-\x1f\x7f]+")
+
+
+def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
+    """`text` on one line with its whitespace and control characters collapsed, at most `limit` long."""
+    flat = _SPACE.sub(" ", text).strip()
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
 
 class TrackerError(Exception):
     def __init__(self, message: str, *, status: int | None = None, operation: str | None = None) -> None:
+        message = one_line(message)
         super().__init__(message)
         self.message = message
         self.status = status
@@ -51,6 +69,10 @@ class Unavailable(TrackerError):
     pass
 
 
+class AddressRefused(TrackerError):
+    pass
+
+
 class InvalidRequest(TrackerError):
     def __init__(
         self,
@@ -65,6 +87,7 @@ class InvalidRequest(TrackerError):
 
 
 __all__ = [
+    "AddressRefused",
     "Forbidden",
     "InvalidRequest",
     "NotFound",

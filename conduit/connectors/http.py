@@ -1,14 +1,24 @@
 """One road out: every call to a tracker goes through `TrackerHttp.request`.
 
-It sends on one shared httpx client, times the call, records an Interaction in its own short
-transaction (so the record survives a job that fails afterwards), maps failures to
+It sends on one shared httpx client whose every connection passes the private-range guard of
+`conduit.webhooks.ssrf` (resolved and checked at connect time, then connected to the checked address,
+so DNS rebinding cannot reach the operator's network; metadata addresses are refused even where
+`allow_private_tracker_urls` lets loopback through). It follows no redirects, reads at most
+MAX_REPLY_BYTES of a reply within one overall deadline, times the call, records an Interaction in its
+own short transaction (so the record survives a job that fails afterwards), maps failures to
 `conduit.connectors.errors`, turns rate-limit answers into `RateLimited` with the delay to wait,
 sends `If-None-Match` when a stored copy has an ETag, and on a 401 renews the credentials once and
 tries once more.
+
+What a failure says is for tenants to read: the tracker's HTTP status and its own error field, trimmed
+to one short line (`error_message`), or what happened to the connection — never a raw body, which a
+server at a tenant-named URL fills with whatever it likes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -22,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from conduit.connectors.catalog import RateLimitHeaders
 from conduit.connectors.errors import (
+    AddressRefused,
     Forbidden,
     InvalidRequest,
     NotFound,
@@ -29,13 +40,23 @@ from conduit.connectors.errors import (
     TrackerError,
     Unauthorized,
     Unavailable,
+    one_line,
 )
 from conduit.db.models import Interaction, InteractionOutcome
+from conduit.webhooks.ssrf import GuardedTransport, Resolver, UnresolvableHost, WebhookURLError
 
 log = logging.getLogger("conduit.connectors.http")
 
 DEFAULT_TIMEOUT = 20.0
 MAX_ERROR_EXCERPT = 1024
+# The tracker's own words in an error, as shown to tenants.
+MAX_TRACKER_MESSAGE = 200
+# The largest reply read: a page of 100 issues is well under a megabyte.
+MAX_REPLY_BYTES = 16 * 1024 * 1024
+# A whole call (connect, send, every read) ends after this many times the per-step timeout, so a
+# server trickling its reply byte by byte cannot hold a worker.
+DEADLINE_FACTOR = 3
+PRIVATE_SETTING = "CONDUIT_ALLOW_PRIVATE_TRACKER_URLS"
 USER_AGENT = "Conduit (+https://github.com/conduit-hub)"
 
 
@@ -77,7 +98,9 @@ Check = Callable[[Reply], TrackerError | None]
 
 
 def error_message(reply: Reply) -> str:
-    """The tracker's own words, whichever of the usual error shapes it used."""
+    """`HTTP <status>: <the tracker's own words>`, from whichever of the usual error fields it used,
+    on one line of at most MAX_TRACKER_MESSAGE characters; just `HTTP <status>` when the body has no
+    error field (an HTML page, plain text): the body itself is never quoted."""
     data = reply.data
     parts: list[str] = []
     if isinstance(data, dict):
@@ -98,9 +121,8 @@ def error_message(reply: Reply) -> str:
                 else str(e)
                 for e in errors
             ]
-    if not parts:
-        parts.append(reply.text.strip()[:200] or f"HTTP {reply.status}")
-    return "; ".join(parts)
+    words = one_line("; ".join(parts), MAX_TRACKER_MESSAGE)
+    return f"HTTP {reply.status}: {words}" if words else f"HTTP {reply.status}"
 
 
 def _field_errors(data: Any) -> dict[str, str]:
@@ -190,44 +212,111 @@ def default_check(limits: RateLimitHeaders) -> Check:
 def outcome_of(error: TrackerError | None) -> InteractionOutcome:
     if error is None:
         return InteractionOutcome.SUCCESS
-    # Refused credentials, missing rights and vanished targets are for a person to fix, not a retry.
-    if isinstance(error, Unauthorized | Forbidden | NotFound):
+    # Refused credentials, missing rights, vanished targets and a refused address are for a person to
+    # fix, not a retry.
+    if isinstance(error, Unauthorized | Forbidden | NotFound | AddressRefused):
         return InteractionOutcome.HALTED
     return InteractionOutcome.FAILURE
 
 
-def _decode(response: httpx.Response) -> Any:
-    if not response.content:
+def _decode(content: bytes, text: str, headers: httpx.Headers) -> Any:
+    if not content:
         return None
-    content_type = response.headers.get("content-type", "")
+    content_type = headers.get("content-type", "")
     if "json" in content_type:
         try:
-            return response.json()
-        except ValueError:
+            return json.loads(content)
+        except (ValueError, RecursionError):
             return None
     if "x-www-form-urlencoded" in content_type:
-        return dict(httpx.QueryParams(response.text))
+        return dict(httpx.QueryParams(text))
     return None
+
+
+class ReplyTooLarge(Exception):
+    pass
+
+
+def transport_error(exc: BaseException, url: str) -> TrackerError:
+    """What happened to the connection, in words that name the server and nothing of our internals."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        return InvalidRequest("the tracker's URL is not valid")
+    host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host
+    server = host + (f":{parsed.port}" if parsed.port else "")
+    if isinstance(exc, httpx.InvalidURL):
+        return InvalidRequest(f"the URL to call at {server} is not valid")
+    if isinstance(exc, UnresolvableHost):
+        return Unavailable(f"{server} does not resolve")
+    if isinstance(exc, WebhookURLError):
+        return AddressRefused(f"Conduit may not connect there: {exc}")
+    if isinstance(exc, ReplyTooLarge):
+        return Unavailable(f"{server} answered with more than {MAX_REPLY_BYTES // (1024 * 1024)} MB")
+    if isinstance(exc, httpx.ConnectTimeout):
+        return Unavailable(f"could not connect to {server}: timed out")
+    if isinstance(exc, httpx.TimeoutException | TimeoutError):
+        return Unavailable(f"{server} did not answer in time: timed out")
+    if isinstance(exc, httpx.ConnectError):
+        return Unavailable(f"could not connect to {server}")
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+        return Unavailable(f"the connection to {server} broke off")
+    return Unavailable(f"the call to {server} failed ({type(exc).__name__})")
 
 
 class TrackerHttp:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        client: httpx.AsyncClient | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        *,
+        allow_private: bool = False,
+        resolver: Resolver | None = None,
     ) -> None:
         self.sessions = sessions
-        self._own_client = client is None
-        self.client = client or httpx.AsyncClient(
+        self.timeout = timeout
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+        self.client = httpx.AsyncClient(
+            transport=GuardedTransport(
+                allow_private=allow_private, resolver=resolver, limits=limits, setting=PRIVATE_SETTING
+            ),
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             headers={"User-Agent": USER_AGENT},
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            # A redirect would lead to a URL nobody checked or configured; trackers' APIs do not need it.
+            follow_redirects=False,
         )
 
     async def aclose(self) -> None:
-        if self._own_client:
-            await self.client.aclose()
+        await self.client.aclose()
+
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        params: Mapping[str, Any] | None,
+        json: Any,
+        form: Mapping[str, str] | None,
+    ) -> Reply:
+        async with asyncio.timeout(self.timeout * DEADLINE_FACTOR):
+            request = self.client.build_request(
+                method, url, headers=headers, params=params, json=json, data=form
+            )
+            response = await self.client.send(request, stream=True)
+            try:
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > MAX_REPLY_BYTES:
+                    raise ReplyTooLarge
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > MAX_REPLY_BYTES:
+                        raise ReplyTooLarge
+            finally:
+                await response.aclose()
+        content = bytes(body)
+        text = content.decode(response.encoding or "utf-8", errors="replace")
+        return Reply(response.status_code, response.headers, _decode(content, text, response.headers), text)
 
     async def request(
         self,
@@ -289,15 +378,10 @@ class TrackerHttp:
         reply: Reply | None = None
         error: TrackerError | None
         try:
-            response = await self.client.request(
-                method, url, headers=headers, params=params, json=json, data=form
-            )
-        except httpx.TimeoutException as exc:
-            error = Unavailable(f"{operation} timed out ({type(exc).__name__})")
-        except httpx.HTTPError as exc:
-            error = Unavailable(f"{operation} failed: {type(exc).__name__}: {exc}")
+            reply = await self._exchange(method, url, headers, params, json, form)
+        except (httpx.HTTPError, httpx.InvalidURL, TimeoutError, WebhookURLError, ReplyTooLarge) as exc:
+            error = transport_error(exc, url)
         else:
-            reply = Reply(response.status_code, response.headers, _decode(response), response.text)
             error = check(reply)
         duration_ms = int((time.perf_counter() - started) * 1000)
         if error is not None:

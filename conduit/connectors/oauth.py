@@ -6,7 +6,7 @@ out (`TrackerHttp`), so a code exchange or a refresh is timed and recorded like 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -29,7 +29,8 @@ GRANT_ERRORS = frozenset(
 @dataclass(frozen=True, slots=True)
 class ClientCredentials:
     client_id: str
-    client_secret: str
+    # Kept out of reprs, so a logged connector or traceback never shows it.
+    client_secret: str = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)

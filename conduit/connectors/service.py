@@ -1,42 +1,29 @@
-"""The process-wide connector service: one HTTP client, one credential store, connectors per installation."""
+"""The process-wide connector service: one guarded HTTP client, one credential store, the OAuth clients,
+and connectors per installation, each bound to the OAuth client `OAuthClients` chose for it."""
 
 from __future__ import annotations
 
 import secrets as random_secrets
 
-import httpx
 from sqlalchemy import update
 
 from conduit.connectors.api import Api
 from conduit.connectors.base import Connector
 from conduit.connectors.catalog import provider
+from conduit.connectors.clients import HasClient, OAuthClients
 from conduit.connectors.config import ConfigError, SyncConfig
 from conduit.connectors.errors import TrackerError
 from conduit.connectors.http import DEFAULT_TIMEOUT, Target, TrackerHttp
-from conduit.connectors.oauth import (
-    AuthorizationRequest,
-    ClientCredentials,
-    OAuthClient,
-    authorization_request,
-)
+from conduit.connectors.oauth import AuthorizationRequest, OAuthClient, authorization_request
 from conduit.connectors.records import AccountRecord
 from conduit.connectors.registry import connector_class
 from conduit.connectors.tokens import Credentials
 from conduit.db.models import Installation, InstallationStatus
 from conduit.runtime import Runtime
 from conduit.settings import Settings
+from conduit.webhooks.ssrf import Resolver
 
 EXTRAS_KEY = "connectors"
-
-
-def clients_from_settings(settings: Settings) -> dict[str, ClientCredentials]:
-    clients: dict[str, ClientCredentials] = {}
-    for key in ("github", "jira"):
-        client_id = getattr(settings, f"{key}_client_id", None)
-        secret = getattr(settings, f"{key}_client_secret", None)
-        if client_id and secret:
-            clients[key] = ClientCredentials(client_id, secret)
-    return clients
 
 
 class Connectors:
@@ -44,25 +31,36 @@ class Connectors:
         self,
         runtime: Runtime,
         *,
-        clients: dict[str, ClientCredentials] | None = None,
-        client: httpx.AsyncClient | None = None,
+        settings: Settings | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        resolver: Resolver | None = None,
     ) -> None:
+        """`settings` (default: the runtime's) gives the OAuth clients and the private-address switch;
+        `resolver` replaces DNS for the address guard (tests)."""
+        settings = settings or runtime.settings
         self.runtime = runtime
-        self.http = TrackerHttp(runtime.sessions, client, timeout)
+        self.allow_private = settings.allow_private_tracker_urls
+        self.resolver = resolver
+        self.http = TrackerHttp(
+            runtime.sessions, timeout, allow_private=self.allow_private, resolver=resolver
+        )
         self.oauth = OAuthClient(self.http)
-        self.clients = clients if clients is not None else clients_from_settings(runtime.settings)
+        self.clients = OAuthClients(settings.all_tracker_clients(), runtime.secrets)
         self.credentials = Credentials(runtime.sessions, runtime.secrets, self.oauth, self.clients)
 
     async def aclose(self) -> None:
         await self.http.aclose()
 
     def authorization_request(
-        self, provider_key: str, base_url: str | None, redirect_uri: str, state: str | None = None
+        self, installation: HasClient, redirect_uri: str, state: str | None = None
     ) -> AuthorizationRequest:
-        spec = provider(provider_key)
-        client = self.credentials.client_for(spec.key)
-        return authorization_request(spec, spec.endpoints(base_url), client.client_id, redirect_uri, state)
+        """Where to send the person to authorize `installation`; raises NoOAuthClient when no client
+        may be used for its server."""
+        spec = provider(installation.provider)
+        client = self.clients.require(installation)
+        return authorization_request(
+            spec, spec.endpoints(installation.base_url), client.client_id, redirect_uri, state
+        )
 
     def bind(self, installation: Installation) -> Connector:
         """A connector acting for `installation` (its base URL, account, credentials and config)."""
@@ -79,7 +77,7 @@ class Connectors:
             auth=self.credentials.auth(installation.id),
             site_url=(installation.base_url or installation.account_url or "").rstrip("/") or None,
         )
-        return connector_class(spec.key)(api, config, self.clients.get(spec.key))
+        return connector_class(spec.key)(api, config, self.clients.for_installation(installation))
 
     async def connector(self, installation_id: int) -> Connector:
         async with self.runtime.sessions() as session:
@@ -94,6 +92,13 @@ class Connectors:
         """Exchange the code, keep the tokens, find the account: ACTIVE, or ERROR with a reason."""
         connector = await self.connector(installation_id)
         name = connector.provider.name
+        if connector.client is None:
+            reason = (
+                f"no OAuth client may be used for this {name} server any more. Start the installation "
+                "again with the clientId and clientSecret of an OAuth app registered on it."
+            )
+            await self._set_status(installation_id, InstallationStatus.ERROR, reason)
+            return None
         try:
             tokens = await connector.exchange_code(code, redirect_uri, code_verifier)
             await self.credentials.store(installation_id, tokens)

@@ -6,12 +6,14 @@ in-process (one task per installation that every caller awaits) and across proce
 locked with FOR NO KEY UPDATE on PostgreSQL; whoever gets the lock second re-reads the row and skips
 the refresh when it finds one already done). A compare-and-set on `credentials_version` guards the
 write where no row lock exists (SQLite, which runs as one process anyway).
+
+A refresh authorizes with the installation's own client, chosen by `OAuthClients.for_installation`
+from the row it locked: the operator's cloud client never goes to a self-hosted server.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from conduit.auth.crypto import SecretBox
 from conduit.connectors.catalog import Provider, provider
-from conduit.connectors.errors import Revoked
+from conduit.connectors.clients import OAuthClients, missing
+from conduit.connectors.errors import Revoked, Unauthorized
 from conduit.connectors.http import Target
 from conduit.connectors.oauth import ClientCredentials, GrantRefused, OAuthClient
 from conduit.connectors.records import TokenSet
@@ -45,6 +48,7 @@ class Stored:
     refresh_token: str | None
     expires_at: datetime | None
     version: int
+    client: ClientCredentials | None
 
     def due(self, now: datetime) -> bool:
         if self.expires_at is None or self.refresh_token is None:
@@ -58,7 +62,7 @@ class Credentials:
         sessions: async_sessionmaker[AsyncSession],
         secrets: SecretBox,
         oauth: OAuthClient,
-        clients: Mapping[str, ClientCredentials],
+        clients: OAuthClients,
     ) -> None:
         self.sessions = sessions
         self.secrets = secrets
@@ -67,15 +71,6 @@ class Credentials:
         self._flights: dict[int, asyncio.Task[str | None]] = {}
         # How many refreshes this process sent to a token endpoint (for health and tests' sanity).
         self.refreshes = 0
-
-    def client_for(self, key: str) -> ClientCredentials:
-        client = self.clients.get(key)
-        if client is None:
-            raise LookupError(
-                f"no OAuth client configured for {key}: set CONDUIT_{key.upper()}_CLIENT_ID and "
-                f"CONDUIT_{key.upper()}_CLIENT_SECRET"
-            )
-        return client
 
     # -- reading -------------------------------------------------------------------------------------
     def _decrypt(self, value: str | None) -> str | None:
@@ -93,6 +88,7 @@ class Credentials:
             refresh_token=self._decrypt(row.refresh_token_enc),
             expires_at=row.token_expires_at,
             version=row.credentials_version,
+            client=self.clients.for_installation(row),
         )
 
     async def load(self, installation_id: int, session: AsyncSession | None = None) -> Stored:
@@ -184,12 +180,16 @@ class Credentials:
                     f"no refresh token to get a new one. Reinstall the {stored.provider.name} integration.",
                 )
                 raise Revoked(f"{stored.provider.name} refused the token and it cannot be refreshed")
+            if stored.client is None:
+                # The operator removed the client this server's installation used; nothing else may
+                # stand in for it.
+                raise Unauthorized(missing(stored.provider.key, stored.base_url))
             try:
                 tokens = await self.oauth.refresh(
                     stored.target,
                     stored.provider,
                     stored.provider.endpoints(stored.base_url, stored.account_id),
-                    self.client_for(stored.provider.key),
+                    stored.client,
                     stored.refresh_token,
                 )
             except GrantRefused as exc:

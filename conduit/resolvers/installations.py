@@ -111,7 +111,9 @@ class InstallationQuery:
 class InstallationMutation:
     @strawberry.mutation(
         description="Begin installing a tracker: returns the URL to authorize Conduit at. Pass "
-        "`installationId` to reconnect an existing installation, keeping its config and links."
+        "`installationId` to reconnect an existing installation, keeping its config and links. A "
+        "self-hosted server (`baseUrl`) needs an OAuth app registered on it: pass its `clientId` and "
+        "`clientSecret`, unless the operator configured one for that server."
     )
     async def start_installation(
         self,
@@ -119,15 +121,24 @@ class InstallationMutation:
         provider: str,
         base_url: str | None = None,
         installation_id: strawberry.ID | None = None,
+        client_id: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The OAuth app's client id on the tracker's server; kept with the installation."
+            ),
+        ] = None,
+        client_secret: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The OAuth app's client secret; stored encrypted and never returned."
+            ),
+        ] = None,
     ) -> StartInstallationResult:
         if err := forbidden(info, "installation:write"):
             return err
         ctx = info.context
         org_id = ctx.viewer.organization_id
-        try:
-            base = install.check_base_url(base_url)
-        except install.InstallError as exc:
-            return ValidationError(message=str(exc), field="baseUrl")
+        base = base_url
         async with ctx.runtime.sessions() as session:
             existing = None
             if installation_id is not None:
@@ -141,9 +152,18 @@ class InstallationMutation:
                     )
                 base = existing.base_url
             try:
-                started = await install.start(ctx.runtime, session, org_id, provider, base, existing)
+                started = await install.start(
+                    ctx.runtime,
+                    session,
+                    org_id,
+                    provider,
+                    base,
+                    existing,
+                    client_id=client_id,
+                    client_secret=client_secret,
+                )
             except install.InstallError as exc:
-                return ValidationError(message=str(exc), field="provider")
+                return ValidationError(message=str(exc), field=exc.field)
             await session.commit()
             row = started.installation
             return StartInstallationPayload(

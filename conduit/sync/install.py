@@ -2,21 +2,30 @@
 
 The state is random, stored only as a hash, bound to the organization and the installation, valid for
 ten minutes and spent by the callback in one guarded UPDATE, so a replayed callback finds nothing.
+
+A base URL is checked before anything is stored: an http(s) server address, no credentials, query or
+fragment, and a host that resolves to addresses Conduit may call (the same guard every tracker call
+passes again at connect time). The OAuth client is chosen by `conduit.connectors.clients`: on a base
+URL, the one given with the installation or the operator's for exactly that server, never the cloud's.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets as random_secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import httpx
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conduit.connectors import get_connectors
 from conduit.connectors.catalog import Provider, provider
+from conduit.connectors.clients import ClientError, NoOAuthClient, check_own_client
+from conduit.connectors.http import PRIVATE_SETTING
 from conduit.db.base import utcnow
 from conduit.db.models import Installation, InstallationStatus
 from conduit.db.models.integrations import OAuthState
@@ -24,13 +33,21 @@ from conduit.events.emit import emit
 from conduit.jobs import outbox
 from conduit.runtime import Runtime
 from conduit.schema.ids import encode
+from conduit.webhooks.ssrf import UnresolvableHost, WebhookURLError, check_host
 
 STATE_LIFETIME = timedelta(minutes=10)
 INSTALL_KIND = "tracker.install"
+MAX_BASE_URL = 500
+# How long resolving a base URL's host may take while the person waits for startInstallation.
+RESOLVE_TIMEOUT = 5.0
 
 
 class InstallError(ValueError):
-    """The installation cannot start or finish; the message says what to do."""
+    """The installation cannot start or finish; the message says what to do, `field` which argument."""
+
+    def __init__(self, message: str, field: str = "provider") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def state_hash(state: str) -> str:
@@ -46,15 +63,59 @@ def webhook_url(runtime: Runtime, installation: Installation) -> str:
     return f"{base}/hooks/{installation.provider}/{installation.hook_token}"
 
 
-def check_base_url(base_url: str | None) -> str | None:
+def _bad_base_url(why: str) -> InstallError:
+    return InstallError(f"baseUrl {why}; give the server's address, e.g. https://jira.example.com", "baseUrl")
+
+
+def parse_base_url(base_url: str | None) -> httpx.URL | None:
+    """The shape of a base URL, without resolving it; None for the provider's cloud."""
     if base_url is None or not base_url.strip():
         return None
-    value = base_url.strip().rstrip("/")
-    if not value.startswith(("https://", "http://")) or " " in value or len(value) > 500:
-        raise InstallError(
-            f"baseUrl must be an http(s) URL such as https://jira.example.com, got {base_url!r}"
-        )
-    return value
+    value = base_url.strip()
+    if len(value) > MAX_BASE_URL:
+        raise _bad_base_url(f"is longer than {MAX_BASE_URL} characters")
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value):
+        raise _bad_base_url("contains spaces or control characters")
+    try:
+        parsed = httpx.URL(value)
+    except httpx.InvalidURL as exc:
+        raise _bad_base_url(f"is not a valid URL ({exc})") from None
+    if parsed.scheme not in ("http", "https"):
+        raise _bad_base_url(f"must use http or https, not {parsed.scheme or 'no scheme'!r}")
+    if parsed.userinfo:
+        raise _bad_base_url("may not carry credentials (user:password@); Conduit authorizes over OAuth")
+    if not parsed.host:
+        raise _bad_base_url("has no host")
+    if parsed.port == 0:
+        raise _bad_base_url("has port 0")
+    if parsed.query or parsed.fragment or "?" in value or "#" in value:
+        raise _bad_base_url("may not have a ?query or #fragment")
+    return parsed
+
+
+async def check_base_url(runtime: Runtime, base_url: str | None) -> str | None:
+    """A tenant's base URL, normalised, once its host resolves to addresses Conduit may call."""
+    parsed = parse_base_url(base_url)
+    if parsed is None:
+        return None
+    service = get_connectors(runtime)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        async with asyncio.timeout(RESOLVE_TIMEOUT):
+            await check_host(
+                parsed.host,
+                port,
+                allow_private=service.allow_private,
+                resolver=service.resolver,
+                setting=PRIVATE_SETTING,
+            )
+    except TimeoutError:
+        raise InstallError(f"baseUrl's host {parsed.host} did not resolve in time", "baseUrl") from None
+    except UnresolvableHost:
+        raise InstallError(f"baseUrl's host {parsed.host} does not resolve", "baseUrl") from None
+    except WebhookURLError as exc:
+        raise InstallError(f"baseUrl is refused: {exc}", "baseUrl") from None
+    return str(parsed).rstrip("/")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,28 +133,44 @@ async def start(
     provider_key: str,
     base_url: str | None,
     installation: Installation | None = None,
+    *,
+    client_id: str | None = None,
+    client_secret: str | None = None,
 ) -> Started:
-    """A new PENDING installation (or `installation`, to reconnect it keeping its config and links)."""
+    """A new PENDING installation (or `installation`, to reconnect it keeping its config and links).
+
+    `client_id` / `client_secret`: an OAuth app registered on the installation's server, kept
+    (encrypted) with it; on reconnect they replace the one it had. Raises InstallError naming the
+    argument at fault. Nothing is written to `session` before every check has passed.
+    """
     try:
         spec: Provider = provider(provider_key)
     except ValueError as exc:
         raise InstallError(str(exc)) from None
-    service = get_connectors(runtime)
-    redirect_uri = callback_url(runtime, spec.key)
+    base = await check_base_url(runtime, installation.base_url if installation else base_url)
     try:
-        request = service.authorization_request(spec.key, base_url, redirect_uri)
-    except LookupError as exc:
-        raise InstallError(str(exc)) from None
+        own = check_own_client(client_id, client_secret)
+    except ClientError as exc:
+        raise InstallError(str(exc), "clientId") from None
     secret: str | None = None
     if installation is None:
         secret = random_secrets.token_urlsafe(32)
         installation = Installation(
             organization_id=organization_id,
             provider=spec.key,
-            base_url=base_url,
+            base_url=base,
             config={},
             webhook_secret_enc=runtime.secrets.encrypt(secret),
         )
+    if own is not None:
+        installation.oauth_client_id = own.client_id
+        installation.oauth_client_secret_enc = runtime.secrets.encrypt(own.client_secret)
+    redirect_uri = callback_url(runtime, spec.key)
+    try:
+        request = get_connectors(runtime).authorization_request(installation, redirect_uri)
+    except NoOAuthClient as exc:
+        raise InstallError(str(exc), "clientId") from None
+    if installation.id is None:
         session.add(installation)
         await session.flush()
     session.add(

@@ -5,6 +5,9 @@
 checked, so a name that resolves to a public address at registration and to 127.0.0.1 a second later
 (DNS rebinding) still cannot reach the private network. The URL, the Host header and TLS SNI keep the
 name, so certificates are verified against it as usual.
+
+Tracker calls (self-hosted base URLs a tenant names) go through the same guard; `setting` names the
+operator switch a refusal points at, so each caller's message says which one opens it.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ METADATA_ADDRESSES = frozenset(
     }
 )
 CGNAT = ipaddress.ip_network("100.64.0.0/10")
+WEBHOOK_SETTING = "CONDUIT_ALLOW_PRIVATE_WEBHOOK_URLS"
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
@@ -126,16 +130,21 @@ async def resolve(host: str, port: int) -> tuple[IPAddress, ...]:
 
 
 async def check_host(
-    host: str, port: int, *, allow_private: bool, resolver: Resolver | None = None
+    host: str,
+    port: int,
+    *,
+    allow_private: bool,
+    resolver: Resolver | None = None,
+    setting: str = WEBHOOK_SETTING,
 ) -> tuple[IPAddress, ...]:
-    """Resolve a host and refuse it if any of its addresses may not receive webhooks."""
+    """Resolve a host and refuse it if any of its addresses may not be called."""
     addresses = await (resolver or resolve)(host, port)
     for ip in addresses:
         reason = refusal(ip)
         if reason is None or (allow_private and not is_metadata(ip)):
             continue
         shown = host if str(ip) == host.strip("[]") else f"{host} ({ip})"
-        hint = "" if is_metadata(ip) else "; set CONDUIT_ALLOW_PRIVATE_WEBHOOK_URLS=true to allow it"
+        hint = "" if is_metadata(ip) else f"; set {setting}=true to allow it"
         raise WebhookURLError(f"{shown} is {reason}{hint}")
     return addresses
 
@@ -171,10 +180,13 @@ async def check_url(
     *,
     require_https: bool = False,
     resolver: Resolver | None = None,
+    setting: str = WEBHOOK_SETTING,
 ) -> CheckedURL:
     """Validate and resolve a webhook URL at registration time."""
     parsed = parse_url(url, require_https=require_https)
-    addresses = await check_host(parsed.host, _port(parsed), allow_private=allow_private, resolver=resolver)
+    addresses = await check_host(
+        parsed.host, _port(parsed), allow_private=allow_private, resolver=resolver, setting=setting
+    )
     return CheckedURL(str(parsed), parsed.host, _port(parsed), tuple(str(a) for a in addresses))
 
 
@@ -187,10 +199,12 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         allow_private: bool,
         resolver: Resolver | None = None,
         inner: httpcore.AsyncNetworkBackend | None = None,
+        setting: str = WEBHOOK_SETTING,
     ) -> None:
         self.allow_private = allow_private
         self.resolver = resolver
         self.inner = inner or httpcore.AnyIOBackend()
+        self.setting = setting
 
     async def connect_tcp(
         self,
@@ -203,7 +217,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         try:
             async with asyncio.timeout(timeout):
                 addresses = await check_host(
-                    host, port, allow_private=self.allow_private, resolver=self.resolver
+                    host, port, allow_private=self.allow_private, resolver=self.resolver, setting=self.setting
                 )
         except TimeoutError:
             # Surfaces as httpx.ConnectTimeout, like a slow connect would.
@@ -245,6 +259,7 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         limits: httpx.Limits = httpx.Limits(max_connections=200, max_keepalive_connections=50),
         verify: ssl.SSLContext | bool = True,
         resolver: Resolver | None = None,
+        setting: str = WEBHOOK_SETTING,
     ) -> None:
         super().__init__(verify=verify, trust_env=False, limits=limits)
         # httpx builds its pool without a way to pass a network backend, so the pool is rebuilt here
@@ -254,5 +269,5 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
-            network_backend=GuardedBackend(allow_private=allow_private, resolver=resolver),
+            network_backend=GuardedBackend(allow_private=allow_private, resolver=resolver, setting=setting),
         )

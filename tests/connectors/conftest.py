@@ -15,6 +15,7 @@ from conduit.connectors import Connector, Connectors
 from conduit.connectors.oauth import ClientCredentials
 from conduit.connectors.registry import CONNECTORS
 from conduit.db.models import Installation, InstallationStatus, Interaction
+from conduit.demo import sandbox_settings
 from conduit.runtime import Runtime
 from conduit.sandbox import GitHubSandbox, SandboxServer
 from conduit.sandbox.jira import JiraSandbox
@@ -115,7 +116,9 @@ def tracker(request: pytest.FixtureRequest) -> Tracker:
 
 
 def make_connectors(runtime: Runtime, *trackers: Tracker, timeout: float = CLIENT_TIMEOUT) -> Connectors:
-    return Connectors(runtime, clients={t.key: t.client for t in trackers}, timeout=timeout)
+    # As an operator sets them for the sandboxes: each one's client for exactly its URL, loopback allowed.
+    settings = sandbox_settings(runtime.settings, {t.key: t.url for t in trackers})
+    return Connectors(runtime, settings=settings, timeout=timeout)
 
 
 @pytest.fixture
@@ -146,7 +149,7 @@ async def install(
         session.add(row)
         await session.commit()
         installation_id = row.id
-    request = connectors.authorization_request(tracker.key, tracker.url, REDIRECT_URI)
+    request = connectors.authorization_request(row, REDIRECT_URI)
     async with httpx.AsyncClient() as browser:
         consent = await browser.get(request.url)
     assert consent.status_code == 302, consent.text

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from conduit.connectors import ChangeKind, Connectors, StatusCategory, TicketDraft, WebhookRejected
+from conduit.connectors.base import WebhookContext
 from conduit.connectors.oauth import GrantRefused
 from conduit.db.models import InstallationStatus, InteractionOutcome
 from conduit.runtime import Runtime
@@ -45,7 +46,8 @@ async def test_pkce_verifier_is_required(
     runtime: Runtime, connectors: Connectors, github_tracker: Tracker, tenant: Tenant
 ) -> None:
     installed = await install(runtime, connectors, github_tracker, tenant)
-    request = connectors.authorization_request("github", github_tracker.url, REDIRECT_URI)
+    row = await status_of(runtime, installed.installation_id)
+    request = connectors.authorization_request(row, REDIRECT_URI)
     async with httpx.AsyncClient() as browser:
         consent = await browser.get(request.url)
     code = parse_qs(urlsplit(consent.headers["location"]).query)["code"][0]
@@ -132,7 +134,11 @@ async def test_webhooks_verified_and_parsed(
     sent = await tracker.delivery(deliveries[-1])
     headers, body = dict(sent["headers"]), sent["body"].encode()
 
-    connector.verify_webhook(headers, body, used_secret)
+    # What the receiver knows of the installation; a Jira JWT must name its site and webhook.
+    context = WebhookContext(
+        site_url=connector.api.site_url, cloud=False, webhook_ids=frozenset({registration.id})
+    )
+    connector.verify_webhook(headers, body, used_secret, context)
     change = connector.parse_webhook(headers, body)
     assert change.kind is ChangeKind.CLOSED
     assert change.key == created.key

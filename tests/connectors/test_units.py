@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 
-from conduit.connectors import errors
+from conduit.connectors import errors, http
 from conduit.connectors.catalog import GITHUB, JIRA, provider
 from conduit.connectors.config import ConfigError, SyncConfig
 from conduit.connectors.github import fenced
@@ -138,6 +139,7 @@ def test_code_fence_outlasts_backticks() -> None:
 
 def test_errors_public_names() -> None:
     assert sorted(errors.__all__) == [
+        "AddressRefused",
         "Forbidden",
         "InvalidRequest",
         "NotFound",
@@ -148,3 +150,42 @@ def test_errors_public_names() -> None:
         "Unavailable",
     ]
     assert issubclass(errors.Revoked, errors.Unauthorized)
+    assert outcome_of(errors.AddressRefused("10.0.0.1 is a private address")) is InteractionOutcome.HALTED
+
+
+@pytest.mark.parametrize(
+    ("status", "content_type", "body"),
+    [
+        (500, "text/plain", "ERR wrong password\nredis_password=hunter2-very-secret"),
+        (502, "text/html", "<html><body>upstream config: redis_password=hunter2-very-secret</body></html>"),
+        (400, "application/json", '{"detail": "redis_password=hunter2-very-secret"}'),
+        (404, "application/json", "not json at all: redis_password=hunter2-very-secret"),
+    ],
+)
+def test_a_body_without_an_error_field_is_never_quoted(status: int, content_type: str, body: str) -> None:
+    """Only the tracker's own error fields are shown; whatever else a server answers stays out."""
+    headers = httpx.Headers({"content-type": content_type})
+    data = None
+    if "json" in content_type:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = None
+    found = default_check(GITHUB.rate_limit)(Reply(status, headers, data, body))
+    assert found is not None
+    assert found.message == f"HTTP {status}"
+    assert "hunter2" not in found.message
+
+
+def test_the_trackers_words_are_one_short_line_with_the_status() -> None:
+    words = "line one\r\nline\ttwo\x1b[31m " + "x" * 1000
+    found = default_check(JIRA.rate_limit)(reply(400, {"errorMessages": [words]}))
+    assert found is not None
+    assert found.message.startswith("HTTP 400: line one line two")
+    assert "\n" not in found.message and "\x1b" not in found.message
+    assert len(found.message) <= len("HTTP 400: ") + http.MAX_TRACKER_MESSAGE
+
+
+def test_error_messages_are_one_bounded_line_whoever_builds_them() -> None:
+    built = errors.InvalidRequest("Jira refused the webhook: " + "bad\n" * 400)
+    assert "\n" not in built.message and len(built.message) <= errors.MAX_MESSAGE

@@ -19,17 +19,25 @@ from conduit.connectors import Connectors
 from conduit.connectors.oauth import ClientCredentials
 from conduit.connectors.service import EXTRAS_KEY
 from conduit.db.models import Installation, InstallationStatus, Issue, OutboxRow
+from conduit.demo import sandbox_settings
 from conduit.jobs.config import JobsSettings
 from conduit.jobs.service import start_jobs
 from conduit.runtime import Runtime
 from conduit.sandbox import GitHubSandbox, JiraSandbox, SandboxServer
 from conduit.schema.ids import decode_as, encode
+from conduit.settings import Settings
 from tests.conftest import Tenant
 from tests.factories import make_issue
 
 CLIENTS = {
     "github": ClientCredentials("sandbox-github-app", "sandbox-github-app-secret"),
     "jira": ClientCredentials("sandbox-jira-client", "sandbox-jira-client-secret-0123456789abcdef"),
+}
+# The operator's cloud clients: configured as a real deployment has them, and never to be sent anywhere
+# but github.com and Atlassian Cloud.
+CLOUD_CLIENTS = {
+    "github": ClientCredentials("operator-github-cloud", "operator-github-cloud-secret-never-sent"),
+    "jira": ClientCredentials("operator-jira-cloud", "operator-jira-cloud-secret-never-sent"),
 }
 SCOPES = {"github": "acme/widgets", "jira": "OPS"}
 CLIENT_TIMEOUT = 2.0
@@ -117,6 +125,18 @@ def sides() -> Iterator[dict[str, Side]]:
         jira.stop()
 
 
+def operator_settings(settings: Settings, sides: dict[str, Side], **overrides: Any) -> Settings:
+    """As an operator sets them: the sandboxes' clients, each for exactly its URL, with loopback tracker
+    URLs allowed; beside them, the cloud clients."""
+    cloud = {
+        f"{key}_client_{part}": getattr(client, f"client_{part}")
+        for key, client in CLOUD_CLIENTS.items()
+        for part in ("id", "secret")
+    }
+    sandboxes = sandbox_settings(settings, {key: side.url for key, side in sides.items()})
+    return sandboxes.model_copy(update={**cloud, **overrides})
+
+
 @dataclass
 class Conduit:
     runtime: Runtime
@@ -198,8 +218,8 @@ async def conduit_server(runtime: Runtime, sides: dict[str, Side]) -> AsyncItera
         await holder["app"](scope, receive, send)
 
     server = SandboxServer(asgi)
-    rt = Runtime.create(runtime.settings.model_copy(update={"public_url": server.url}))
-    connectors = Connectors(rt, clients=dict(CLIENTS), timeout=CLIENT_TIMEOUT)
+    rt = Runtime.create(operator_settings(runtime.settings, sides, public_url=server.url))
+    connectors = Connectors(rt, timeout=CLIENT_TIMEOUT)
     rt.extras[EXTRAS_KEY] = connectors
     jobs = await start_jobs(
         rt,

@@ -1,0 +1,152 @@
+"""Self-hosted trackers authorize with their own OAuth client: the operator's secrets never leave for a
+host the operator did not configure, over the whole flow a tenant can drive (mutation, unauthenticated
+callback, install job, refresh)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from conduit.connectors import get_connectors
+from conduit.db.models import Installation, InstallationStatus
+from conduit.schema.ids import decode_as
+from tests.connectors.tenant_server import TenantServer
+from tests.sync.conftest import CLIENTS, CLOUD_CLIENTS, Conduit, Side, wait_for
+
+START = """
+mutation($p: String!, $b: String, $id: String, $secret: String, $inst: ID) {
+  startInstallation(provider: $p, baseUrl: $b, clientId: $id, clientSecret: $secret, installationId: $inst) {
+    __typename
+    ... on StartInstallationPayload { authorizeUrl installation { id status } }
+    ... on ValidationError { message field }
+  }
+}"""
+READ = """query($id: ID!) { installation(id: $id) {
+  id baseUrl status statusReason webhookUrl health { lastError } } }"""
+# The token path each provider's self-hosted server has, where the code exchange is posted.
+TOKEN_PATHS = {"github": "/login/oauth/access_token", "jira": "/rest/oauth2/latest/token"}
+
+
+@pytest.fixture
+def tenant_server() -> Iterator[TenantServer]:
+    with TenantServer() as server:
+        yield server
+
+
+async def callback(conduit: Conduit, provider: str, authorize_url: str) -> httpx.Response:
+    """What anyone holding the authorize URL's state can do, unauthenticated: call back with a code."""
+    state = parse_qs(urlsplit(authorize_url).query)["state"][0]
+    async with httpx.AsyncClient(timeout=10) as browser:
+        return await browser.get(
+            f"{conduit.url}/oauth/{provider}/callback",
+            params={"state": state, "code": "x"},
+            headers={"Accept": "application/json"},
+        )
+
+
+async def settled(conduit: Conduit, pk: int) -> Installation:
+    async def done() -> Installation | None:
+        row = await conduit.installation(pk)
+        return row if row.status is not InstallationStatus.PENDING else None
+
+    found: Installation = await wait_for(done, "the install job to finish")
+    return found
+
+
+@pytest.mark.parametrize("provider", ["github", "jira"])
+async def test_a_tenant_server_never_receives_the_operators_client_secret(
+    conduit: Conduit, tenant_server: TenantServer, provider: str
+) -> None:
+    # The operator's cloud client is configured, and loopback trackers are allowed (as for the
+    # sandbox): neither may let the cloud secret go to a server the tenant names.
+    started = (await conduit.graphql(START, p=provider, b=tenant_server.url))["startInstallation"]
+    assert started["__typename"] == "ValidationError", started
+    assert started["field"] == "clientId"
+    assert "pass its clientId and clientSecret" in started["message"]
+
+    # With a client of its own, the tenant's server gets that client, and the flow runs to its end.
+    own = {"id": "tenant-app", "secret": f"tenant-secret-{secrets.token_hex(4)}"}
+    started = (await conduit.graphql(START, p=provider, b=tenant_server.url, **own))["startInstallation"]
+    assert started["__typename"] == "StartInstallationPayload", started
+    query = parse_qs(urlsplit(started["authorizeUrl"]).query)
+    assert query["client_id"] == ["tenant-app"]
+    assert (await callback(conduit, provider, started["authorizeUrl"])).status_code == 202
+    row = await settled(conduit, decode_as(started["installation"]["id"], "Installation"))
+    assert row.status is InstallationStatus.ERROR
+
+    received = tenant_server.requests()
+    assert [r.path for r in received] == [TOKEN_PATHS[provider]]
+    assert received[0].mentions(own["secret"])
+    for client in (*CLOUD_CLIENTS.values(), *CLIENTS.values()):
+        assert not any(r.mentions(client.client_secret) for r in received), client.client_id
+        assert not any(r.mentions(client.client_id) for r in received), client.client_id
+
+
+async def test_an_installation_with_its_own_client_completes_against_the_sandbox(
+    conduit: Conduit, sides: dict[str, Side]
+) -> None:
+    side = sides["github"]
+    # `localhost` names the sandbox on another origin than the operator configured (127.0.0.1), so
+    # only the client given here can serve it.
+    base_url = side.url.replace("127.0.0.1", "localhost")
+    missing = (await conduit.graphql(START, p="github", b=base_url))["startInstallation"]
+    assert missing["__typename"] == "ValidationError" and missing["field"] == "clientId"
+
+    own_id, own_secret = f"tenant-ghe-{secrets.token_hex(3)}", f"tenant-ghe-secret-{secrets.token_hex(8)}"
+    await side.control(
+        "POST",
+        "/oauth/clients",
+        json={"client_id": own_id, "client_secret": own_secret, "mode": "github_app"},
+    )
+    started = (await conduit.graphql(START, p="github", b=base_url, id=own_id, secret=own_secret))[
+        "startInstallation"
+    ]
+    assert started["__typename"] == "StartInstallationPayload", started
+    assert parse_qs(urlsplit(started["authorizeUrl"]).query)["client_id"] == [own_id]
+    async with httpx.AsyncClient(timeout=10) as browser:
+        consent = await browser.get(started["authorizeUrl"])
+        assert consent.status_code == 302, consent.text
+        location = urlsplit(consent.headers["location"])
+        done = await browser.get(f"{conduit.url}{location.path}?{location.query}")
+    assert done.status_code == 202, done.text
+    gid = started["installation"]["id"]
+    pk = decode_as(gid, "Installation")
+    row = await settled(conduit, pk)
+    assert row.status is InstallationStatus.ACTIVE, row.status_reason
+
+    # Kept encrypted, and never shown by the API.
+    assert row.oauth_client_id == own_id
+    assert row.oauth_client_secret_enc and own_secret not in row.oauth_client_secret_enc
+    shown = await conduit.graphql(READ, id=gid)
+    assert own_secret not in json.dumps(shown)
+
+    # A refresh authorizes with the same client: the sandbox refuses any other for this grant.
+    service = get_connectors(conduit.runtime)
+    token = await service.credentials.access_token(pk)
+    assert token is not None
+    before = service.credentials.refreshes
+    renewed = await service.credentials.renew(pk, token)
+    assert renewed and renewed != token and service.credentials.refreshes == before + 1
+    assert service.bind(await conduit.installation(pk)).client == service.clients.for_installation(row)
+    assert (await conduit.installation(pk)).status is InstallationStatus.ACTIVE
+
+
+async def test_reconnecting_can_replace_the_client(conduit: Conduit, tenant_server: TenantServer) -> None:
+    first = (
+        await conduit.graphql(START, p="github", b=tenant_server.url, id="old-app", secret="old-secret")
+    )["startInstallation"]
+    gid = first["installation"]["id"]
+    again = (await conduit.graphql(START, p="github", inst=gid, id="new-app", secret="new-secret"))[
+        "startInstallation"
+    ]
+    assert again["__typename"] == "StartInstallationPayload", again
+    assert parse_qs(urlsplit(again["authorizeUrl"]).query)["client_id"] == ["new-app"]
+    row = await conduit.installation(decode_as(gid, "Installation"))
+    assert row.oauth_client_id == "new-app"
+    assert row.oauth_client_secret_enc is not None
+    assert conduit.runtime.secrets.decrypt(row.oauth_client_secret_enc) == "new-secret"
