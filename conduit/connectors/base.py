@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from conduit.connectors.api import Api
 from conduit.connectors.catalog import Provider
@@ -36,6 +37,21 @@ class TicketDraft:
     summary: str  # plain text; each tracker renders it in its own format
     issue_url: str
     exception: str | None = None  # the latest exception, quoted as a code block
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookContext:
+    """What Conduit knows of the installation a delivery arrived for, so a connector can check that the
+    delivery names that installation and no other (a signature alone only proves who signed it)."""
+
+    # The tracker account or site: a Jira Cloud site's cloud id, a self-hosted server's base URL.
+    account_id: str | None = None
+    # Where the site lives: the self-hosted base URL, or the cloud site's own URL.
+    site_url: str | None = None
+    # True when the installation is on the provider's cloud (no base URL of its own).
+    cloud: bool = True
+    # The ids of the webhooks Conduit registered at the tracker for this installation.
+    webhook_ids: frozenset[str] = field(default_factory=frozenset)
 
 
 class Connector:
@@ -129,8 +145,15 @@ class Connector:
         raise NotImplementedError
 
     # -- webhooks in ---------------------------------------------------------------------------------
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str | None) -> None:
-        """Raise WebhookRejected unless the delivery is signed by the tracker; checks the raw bytes."""
+    def verify_webhook(
+        self,
+        headers: Mapping[str, str],
+        body: bytes,
+        secret: str | None,
+        context: WebhookContext | None = None,
+    ) -> None:
+        """Raise WebhookRejected unless the delivery is signed by the tracker (checked on the raw bytes)
+        and, where the signature carries claims, bound to the installation `context` describes."""
         raise NotImplementedError
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookChange:
@@ -145,6 +168,19 @@ def same_signature(expected: str, given: str | None) -> bool:
     return hmac.compare_digest(expected.encode(), given.strip().encode())
 
 
+def load_webhook_json(body: bytes | str) -> Any:
+    """A webhook body as JSON; anything hostile (too deep, numbers too long, not UTF-8) is a
+    WebhookRejected saying so, never an unexpected error."""
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise WebhookRejected("the delivery body is nested too deeply to be a tracker event") from None
+    except UnicodeDecodeError:
+        raise WebhookRejected("the delivery body is not UTF-8 text") from None
+    except ValueError as exc:
+        raise WebhookRejected(f"the delivery body is not JSON: {str(exc)[:200]}") from None
+
+
 def header(headers: Mapping[str, str], name: str) -> str | None:
     """Case-insensitive header lookup for plain dicts as well as Starlette/httpx headers."""
     value = headers.get(name)
@@ -154,4 +190,12 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
     return next((v for k, v in headers.items() if k.lower() == lowered), None)
 
 
-__all__ = ["Connector", "TicketDraft", "WebhookRejected", "header", "same_signature"]
+__all__ = [
+    "Connector",
+    "TicketDraft",
+    "WebhookContext",
+    "WebhookRejected",
+    "header",
+    "load_webhook_json",
+    "same_signature",
+]

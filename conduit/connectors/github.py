@@ -6,7 +6,6 @@ import base64
 import contextlib
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -14,7 +13,14 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, quote
 
-from conduit.connectors.base import Connector, TicketDraft, header, same_signature
+from conduit.connectors.base import (
+    Connector,
+    TicketDraft,
+    WebhookContext,
+    header,
+    load_webhook_json,
+    same_signature,
+)
 from conduit.connectors.catalog import GITHUB
 from conduit.connectors.config import SyncConfig
 from conduit.connectors.errors import InvalidRequest, NotFound
@@ -240,7 +246,14 @@ class GitHubConnector(Connector):
         return True
 
     # -- webhooks in ---------------------------------------------------------------------------------
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str | None) -> None:
+    def verify_webhook(
+        self,
+        headers: Mapping[str, str],
+        body: bytes,
+        secret: str | None,
+        context: WebhookContext | None = None,
+    ) -> None:
+        """The HMAC covers the body and nothing else; the installation is the one whose secret matches."""
         if not secret:
             raise WebhookRejected("no webhook secret is configured for this installation")
         given = header(headers, "X-Hub-Signature-256")
@@ -255,50 +268,59 @@ class GitHubConnector(Connector):
         if not event:
             raise WebhookRejected("no X-GitHub-Event header")
         document = _document(headers, body)
-        delivery = header(headers, "X-GitHub-Delivery")
-        action = str(document.get("action") or "")
-        sender = document.get("sender") or {}
-        actor = sender.get("login") if isinstance(sender, dict) else None
-        issue = document.get("issue")
-        if event not in ("issues", "issue_comment") or not isinstance(issue, dict):
-            return WebhookChange(delivery, ChangeKind.IGNORED, None, None, None, actor, event=event)
-        if "pull_request" in issue:
-            return WebhookChange(delivery, ChangeKind.IGNORED, None, None, None, actor, event=event)
         try:
-            record = ticket(issue)
-        except (InvalidRequest, ValueError, TypeError) as exc:
-            raise WebhookRejected(f"the issue in the delivery is malformed: {exc}") from None
-        comment: str | None = None
-        if event == "issue_comment":
-            kind = ChangeKind.COMMENTED if action == "created" else ChangeKind.IGNORED
-            raw = document.get("comment")
-            comment = str(raw.get("body", "")) if isinstance(raw, dict) else None
-        else:
-            kind = ACTIONS.get(action, ChangeKind.IGNORED)
-        if kind is ChangeKind.DELETED:
-            record = replace(record, deleted=True)
-        return WebhookChange(
-            delivery_id=delivery,
-            kind=kind,
-            key=record.key,
-            ticket=record,
-            occurred_at=record.updated_at,
-            actor=actor,
-            event=f"{event}.{action}" if action else event,
-            comment=comment,
-        )
+            return _change(event, header(headers, "X-GitHub-Delivery"), document)
+        except (AttributeError, TypeError, ValueError, OverflowError, RecursionError) as exc:
+            # A signed body is still untrusted input: any shape GitHub never sends is malformed.
+            raise WebhookRejected(f"the delivery is malformed: {str(exc)[:200]}") from None
+
+
+def _change(event: str, delivery: str | None, document: dict[str, Any]) -> WebhookChange:
+    action = str(document.get("action") or "")
+    sender = document.get("sender") or {}
+    actor = sender.get("login") if isinstance(sender, dict) else None
+    issue = document.get("issue")
+    if event not in ("issues", "issue_comment") or not isinstance(issue, dict):
+        return WebhookChange(delivery, ChangeKind.IGNORED, None, None, None, actor, event=event)
+    if "pull_request" in issue:
+        return WebhookChange(delivery, ChangeKind.IGNORED, None, None, None, actor, event=event)
+    try:
+        record = ticket(issue)
+    except InvalidRequest as exc:
+        raise WebhookRejected(f"the issue in the delivery is malformed: {exc}") from None
+    comment: str | None = None
+    if event == "issue_comment":
+        kind = ChangeKind.COMMENTED if action == "created" else ChangeKind.IGNORED
+        raw = document.get("comment")
+        comment = str(raw.get("body", "")) if isinstance(raw, dict) else None
+    else:
+        kind = ACTIONS.get(action, ChangeKind.IGNORED)
+    if kind is ChangeKind.DELETED:
+        record = replace(record, deleted=True)
+    return WebhookChange(
+        delivery_id=delivery,
+        kind=kind,
+        key=record.key,
+        ticket=record,
+        occurred_at=record.updated_at,
+        actor=actor,
+        event=f"{event}.{action}" if action else event,
+        comment=comment,
+    )
 
 
 def _document(headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
     content_type = header(headers, "Content-Type") or "application/json"
-    try:
-        if "x-www-form-urlencoded" in content_type:
+    if "x-www-form-urlencoded" in content_type:
+        try:
             payload = parse_qs(body.decode(), strict_parsing=True).get("payload", [""])[0]
-            document = json.loads(payload)
-        else:
-            document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise WebhookRejected(f"the delivery body is not JSON: {exc}") from None
+        except UnicodeDecodeError:
+            raise WebhookRejected("the delivery body is not UTF-8 text") from None
+        except ValueError as exc:
+            raise WebhookRejected(f"the delivery body is not a form: {str(exc)[:200]}") from None
+        document = load_webhook_json(payload)
+    else:
+        document = load_webhook_json(body)
     if not isinstance(document, dict):
         raise WebhookRejected("the delivery body is not a JSON object")
     return document

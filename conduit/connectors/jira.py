@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
+import math
 import re
 import time
 import warnings
@@ -19,7 +19,14 @@ from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
 from conduit.connectors import adf
-from conduit.connectors.base import Connector, TicketDraft, header, same_signature
+from conduit.connectors.base import (
+    Connector,
+    TicketDraft,
+    WebhookContext,
+    header,
+    load_webhook_json,
+    same_signature,
+)
 from conduit.connectors.catalog import JIRA
 from conduit.connectors.config import SyncConfig
 from conduit.connectors.errors import InvalidRequest
@@ -45,7 +52,10 @@ CATEGORIES = {
 WEBHOOK_EVENTS = ["jira:issue_created", "jira:issue_updated", "jira:issue_deleted", "comment_created"]
 # JQL `key in (...)` lists stay well under URL limits at this size.
 SEARCH_BATCH = 50
-JWT_LEEWAY = 60
+# Clock skew forgiven on a delivery JWT's iat and exp, and the longest a delivery's token may live or
+# be held before it arrives: Jira signs each attempt as it sends it.
+JWT_LEEWAY = 30
+JWT_MAX_AGE = 600
 
 
 def check_key(key: str) -> str:
@@ -284,12 +294,18 @@ class JiraConnector(Connector):
         return CommentRecord(id=comment_id, url=f"{self.site}/browse/{key}?focusedCommentId={comment_id}")
 
     # -- webhooks in ---------------------------------------------------------------------------------
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str | None) -> None:
+    def verify_webhook(
+        self,
+        headers: Mapping[str, str],
+        body: bytes,
+        secret: str | None,
+        context: WebhookContext | None = None,
+    ) -> None:
         """OAuth-app webhooks carry a JWT signed with the client secret; admin webhooks an HMAC."""
         authorization = header(headers, "Authorization") or ""
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() == "bearer" and token.strip():
-            self._verify_jwt(token.strip())
+            self._verify_jwt(token.strip(), context)
             return
         given = header(headers, "X-Hub-Signature")
         if given:
@@ -301,36 +317,66 @@ class JiraConnector(Connector):
             return
         raise WebhookRejected("the delivery is not signed (no Authorization JWT, no X-Hub-Signature)")
 
-    def _verify_jwt(self, token: str) -> None:
+    def _verify_jwt(self, token: str, context: WebhookContext | None) -> None:
+        """Check the JWT of a dynamic webhook's delivery, claim by claim.
+
+        Atlassian documents that deliveries of webhooks an OAuth 2.0 app registered carry
+        `Authorization: Bearer <JWT>` signed (HS256) with the app's client secret, and defines no query
+        or body hash for them: the token names the sender, never the bytes. So the signature proves
+        only that somebody holding the client secret signed it; every other claim binds it to this
+        installation: `iss` the site, `aud` this app, `context.cloudId` the site (on the cloud),
+        `context.webhookId` a webhook Conduit registered here, `iat`/`exp` a short window around now.
+        A token reused with another body is refused by the receiver, which remembers tokens it took.
+        """
         if self.client is None:
             raise WebhookRejected("no Jira client secret is configured to check the delivery's JWT")
+        if context is None:
+            raise WebhookRejected("a JWT-signed delivery can only be checked against its installation")
         with warnings.catch_warnings():
             # joserfc warns about short HMAC keys; the key is whatever secret Atlassian issued.
             warnings.simplefilter("ignore")
             key = OctKey.import_key(self.client.client_secret.encode())
             try:
                 decoded = jwt.decode(token, key, algorithms=["HS256"])
-            except (JoseError, ValueError) as exc:
+            except (JoseError, ValueError, TypeError) as exc:
                 raise WebhookRejected(f"the delivery's JWT is not valid: {exc}") from None
         claims = decoded.claims
-        now = time.time()
-        exp = claims.get("exp")
-        if not isinstance(exp, int | float) or exp + JWT_LEEWAY < now:
-            raise WebhookRejected("the delivery's JWT has expired (or has no exp)")
+        _check_fresh(claims, time.time())
         audience = claims.get("aud")
         audiences = audience if isinstance(audience, list) else [audience]
-        if audience is not None and self.client.client_id not in audiences:
-            raise WebhookRejected("the delivery's JWT is meant for another app")
+        if self.client.client_id not in audiences:
+            raise WebhookRejected("the delivery's JWT is meant for another app (aud)")
+        site = (context.site_url or "").rstrip("/")
+        issuer = claims.get("iss")
+        if not site or not isinstance(issuer, str) or issuer.rstrip("/") != site:
+            raise WebhookRejected("the delivery's JWT was issued by another site (iss)")
+        about = claims.get("context")
+        if not isinstance(about, dict):
+            raise WebhookRejected("the delivery's JWT names no site and webhook (context)")
+        cloud_id = about.get("cloudId")
+        if not isinstance(cloud_id, str) or not cloud_id:
+            raise WebhookRejected("the delivery's JWT names no site (context.cloudId)")
+        # On the cloud the site is its cloud id; a self-hosted server is its base URL, checked as `iss`.
+        if context.cloud and cloud_id != context.account_id:
+            raise WebhookRejected("the delivery's JWT is for another site (context.cloudId)")
+        webhook_id = about.get("webhookId")
+        if isinstance(webhook_id, bool) or not isinstance(webhook_id, int | str):
+            raise WebhookRejected("the delivery's JWT names no webhook (context.webhookId)")
+        if str(webhook_id) not in context.webhook_ids:
+            raise WebhookRejected("the delivery's JWT is for a webhook Conduit did not register here")
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookChange:
-        try:
-            document = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise WebhookRejected(f"the delivery body is not JSON: {exc}") from None
+        document = load_webhook_json(body)
         if not isinstance(document, dict) or not isinstance(document.get("webhookEvent"), str):
             raise WebhookRejected("the delivery has no webhookEvent")
+        try:
+            return self._change(header(headers, "X-Atlassian-Webhook-Identifier"), document)
+        except (AttributeError, TypeError, ValueError, OverflowError, RecursionError) as exc:
+            # A signed body is still untrusted input: any shape Jira never sends is malformed.
+            raise WebhookRejected(f"the delivery is malformed: {str(exc)[:200]}") from None
+
+    def _change(self, delivery: str | None, document: dict[str, Any]) -> WebhookChange:
         event = document["webhookEvent"]
-        delivery = header(headers, "X-Atlassian-Webhook-Identifier")
         user = document.get("user") or {}
         actor = user.get("accountId") if isinstance(user, dict) else None
         timestamp = document.get("timestamp")
@@ -340,12 +386,17 @@ class JiraConnector(Connector):
             return WebhookChange(delivery, ChangeKind.IGNORED, None, None, occurred, actor, event=event)
         try:
             record = self.ticket(issue)
-        except (InvalidRequest, ValueError, TypeError) as exc:
+        except InvalidRequest as exc:
             raise WebhookRejected(f"the issue in the delivery is malformed: {exc}") from None
         # The issue's own `updated` orders changes to it; the delivery timestamp is the fallback.
         occurred = record.updated_at or occurred
         kind, status_from, status_to, comment = ChangeKind.IGNORED, None, None, None
-        items = ((document.get("changelog") or {}).get("items")) or []
+        changelog = document.get("changelog") or {}
+        if not isinstance(changelog, dict):
+            raise WebhookRejected("the delivery's changelog is not an object")
+        items = changelog.get("items") or []
+        if not isinstance(items, list):
+            raise WebhookRejected("the delivery's changelog items are not a list")
         status_item = next((i for i in items if isinstance(i, dict) and i.get("field") == "status"), None)
         if event == "jira:issue_created":
             kind = ChangeKind.CREATED
@@ -353,7 +404,10 @@ class JiraConnector(Connector):
             kind, record = ChangeKind.DELETED, replace(record, deleted=True)
         elif event == "comment_created":
             kind = ChangeKind.COMMENTED
-            comment = adf.to_text((document.get("comment") or {}).get("body"))
+            raw = document.get("comment")
+            if not isinstance(raw, dict):
+                raise WebhookRejected("the delivery's comment is not an object")
+            comment = adf.to_text(raw.get("body"))
         elif status_item is not None:
             status_from, status_to = status_item.get("fromString"), status_item.get("toString")
             was = self.config.is_resolved(str(status_from or ""), _category_before(items, record))
@@ -381,6 +435,24 @@ class JiraConnector(Connector):
             status_from=status_from,
             status_to=status_to,
         )
+
+
+def _check_fresh(claims: Mapping[str, Any], now: float) -> None:
+    """`iat` and `exp` present and around now: a captured token is good for minutes, not forever."""
+    issued, expires = claims.get("iat"), claims.get("exp")
+    if not isinstance(issued, int | float) or not isinstance(expires, int | float):
+        raise WebhookRejected("the delivery's JWT has no iat and exp")
+    # JSON as Python reads it allows NaN and Infinity, which every comparison below would let through.
+    if not (math.isfinite(issued) and math.isfinite(expires)):
+        raise WebhookRejected("the delivery's JWT has no usable iat and exp")
+    if expires + JWT_LEEWAY < now:
+        raise WebhookRejected("the delivery's JWT has expired (exp)")
+    if issued - JWT_LEEWAY > now:
+        raise WebhookRejected("the delivery's JWT is issued in the future (iat)")
+    if issued + JWT_MAX_AGE < now:
+        raise WebhookRejected("the delivery's JWT is stale (iat)")
+    if expires - issued > JWT_MAX_AGE:
+        raise WebhookRejected("the delivery's JWT lives longer than any delivery needs (exp - iat)")
 
 
 def _category_before(items: list[Any], now: TicketRecord) -> StatusCategory:

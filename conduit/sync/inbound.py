@@ -1,8 +1,21 @@
-"""Sync in: a tracker webhook is verified on its raw bytes, deduplicated, and applied by a job.
+"""Sync in: a tracker webhook is verified on its raw bytes, bound to its installation, deduplicated,
+and applied by a job.
 
-The route does only what must happen before answering: find the installation, check the signature
-(constant time), parse, record the delivery id (unique per installation) and the job, answer 202.
-Deliveries about tickets no issue is linked to are acknowledged and dropped.
+The URL names the installation by its opaque `hook_token`, never by its id. Before answering, the
+receiver finds the installation by that token, checks the signature (constant time) and, where the
+signature carries claims (Jira's JWT), that they name this installation's site and webhooks; then it
+parses, records receipts and the job in one commit, and answers 202.
+
+Invariants:
+- An unknown token, a token of another provider, an installation not set up yet and a missing or bad
+  signature are one and the same `Unverified`: a caller without a valid signature learns nothing, not
+  even whether the URL exists.
+- A delivery is taken at most once, whichever way it comes back: by the tracker's delivery id, by the
+  body's sha256 (a signed body replayed under a new delivery id), and by the bearer token it carried
+  (a signed token replayed with another body). Each is a `WebhookReceipt`, unique per installation,
+  so concurrent copies race on one constraint and all but one answer "duplicate".
+- Deliveries about tickets no issue is linked to are acknowledged and dropped; their token is still
+  remembered, so it cannot be spent later on a body about a linked ticket.
 """
 
 from __future__ import annotations
@@ -23,22 +36,29 @@ from conduit.connectors import (
     WebhookRejected,
     get_connectors,
 )
+from conduit.connectors.base import WebhookContext, header
 from conduit.db.models import ExternalIssue, Installation, InstallationStatus
-from conduit.db.models.integrations import WebhookReceipt
+from conduit.db.models.integrations import TrackerWebhook, WebhookReceipt
 from conduit.jobs import outbox
 from conduit.runtime import Runtime
 from conduit.sync.apply import Outcome, apply_record
 from conduit.sync.outbound import ticket_key
 
 APPLY_KIND = "tracker.webhook.apply"
+# What every hook URL answers when it cannot take a delivery for lack of a valid signature.
+UNVERIFIED = "the delivery is not verified: unknown hook URL, or missing or invalid signature"
+# `Installation.hook_token` is token_urlsafe(24); anything else is not worth a database round trip.
+TOKEN_MAX = 64
+TOKEN_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
-class Unknown(LookupError):
-    """No such installation (or not of this provider)."""
+class Unverified(LookupError):
+    """No installation takes this delivery: the one answer for unknown, unset and unsigned alike.
+    The message says why, for the log only."""
 
 
 class Refused(ValueError):
-    """A delivery not acted on: `status` 401 for a missing or bad signature, 400 for a malformed body."""
+    """A verified delivery not acted on: `status` 400 for a malformed body."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -59,16 +79,56 @@ def _record(data: dict[str, Any]) -> TicketRecord:
     return TicketRecord(**values)
 
 
+def _plausible_token(token: str) -> bool:
+    return 0 < len(token) <= TOKEN_MAX and all(c in TOKEN_ALPHABET for c in token)
+
+
+def receipts(headers: dict[str, str], body: bytes, delivery_id: str | None) -> list[str]:
+    """The names a delivery is remembered by (see the module docstring); the first is its own."""
+    names = ["sha256:" + hashlib.sha256(body).hexdigest()]
+    if delivery_id:
+        names.insert(0, delivery_id[:200])
+    scheme, _, credential = (header(headers, "Authorization") or "").partition(" ")
+    credential = credential.strip()
+    if scheme.lower() == "bearer" and credential:
+        # A JWT is remembered by what it signs (header.payload): however a JOSE library treats the
+        # spelling of the signature's base64, a re-spelled copy is the same token.
+        signed = credential.rsplit(".", 1)[0] if credential.count(".") == 2 else credential
+        names.append("jwt:" + hashlib.sha256(signed.encode()).hexdigest())
+    return names
+
+
 async def receive(
-    runtime: Runtime, provider_key: str, installation_id: int, headers: dict[str, str], body: bytes
+    runtime: Runtime, provider_key: str, hook_token: str, headers: dict[str, str], body: bytes
 ) -> str:
-    """Take one delivery: returns "queued", "duplicate" or "ignored"; raises Refused or Unknown."""
+    """Take one delivery: returns "queued", "duplicate" or "ignored"; raises Unverified or Refused."""
+    if not _plausible_token(hook_token):
+        raise Unverified("the hook token is not of the form Conduit issues")
     async with runtime.sessions() as session:
-        installation = await session.get(Installation, installation_id)
-        if installation is None or installation.provider != provider_key:
-            raise Unknown(f"no {provider_key} installation {installation_id}")
+        installation = (
+            await session.execute(select(Installation).where(Installation.hook_token == hook_token))
+        ).scalar_one_or_none()
+        if installation is None:
+            raise Unverified("no installation has this hook token")
+        if installation.provider != provider_key:
+            raise Unverified(f"the hook token is not a {provider_key!r} installation's")
         if installation.status is InstallationStatus.PENDING:
-            raise Refused(409, "the installation is not set up yet")
+            raise Unverified(f"installation {installation.id} is not set up yet")
+        installation_id = installation.id
+        registered = (
+            await session.execute(
+                select(TrackerWebhook.external_id).where(
+                    TrackerWebhook.installation_id == installation_id,
+                    TrackerWebhook.external_id.is_not(None),
+                )
+            )
+        ).scalars()
+        context = WebhookContext(
+            account_id=installation.account_id,
+            site_url=installation.base_url or installation.account_url,
+            cloud=installation.base_url is None,
+            webhook_ids=frozenset(str(i) for i in registered),
+        )
         connector = get_connectors(runtime).bind(installation)
         secret = (
             runtime.secrets.decrypt(installation.webhook_secret_enc)
@@ -76,53 +136,58 @@ async def receive(
             else None
         )
         try:
-            connector.verify_webhook(headers, body, secret)
+            connector.verify_webhook(headers, body, secret, context)
         except WebhookRejected as exc:
-            raise Refused(401, str(exc)) from None
+            raise Unverified(f"installation {installation_id}: {exc}") from None
         try:
             change = connector.parse_webhook(headers, body)
         except WebhookRejected as exc:
             raise Refused(400, str(exc)) from None
-        if change.kind is ChangeKind.IGNORED or change.key is None or change.ticket is None:
-            return "ignored"
-        external = (
-            await session.execute(
-                select(ExternalIssue.id).where(
-                    ExternalIssue.installation_id == installation_id, ExternalIssue.key == change.key
+        names = receipts(headers, body, change.delivery_id)
+        external = None
+        if change.kind is not ChangeKind.IGNORED and change.key is not None and change.ticket is not None:
+            external = (
+                await session.execute(
+                    select(ExternalIssue.id).where(
+                        ExternalIssue.installation_id == installation_id, ExternalIssue.key == change.key
+                    )
+                )
+            ).scalar_one_or_none()
+        if external is None:
+            # Not acted on, so only the token is remembered: spending it again must not work.
+            names = [n for n in names if n.startswith("jwt:")]
+        for name in names:
+            session.add(
+                WebhookReceipt(
+                    organization_id=installation.organization_id,
+                    installation_id=installation_id,
+                    delivery_id=name,
                 )
             )
-        ).scalar_one_or_none()
-        if external is None:
-            return "ignored"
-        # Without a delivery id, the body itself names the delivery: a byte-identical replay is a duplicate.
-        delivery = change.delivery_id or "sha256:" + hashlib.sha256(body).hexdigest()
-        session.add(
-            WebhookReceipt(
+        if external is not None:
+            assert change.ticket is not None
+            payload = {
+                "installation_id": installation_id,
+                "external_issue_id": external,
+                "kind": change.kind.value,
+                "ticket": _record_json(change.ticket),
+                "delivery_id": names[0],
+                "actor": change.actor,
+            }
+            outbox.add(
+                session,
+                APPLY_KIND,
+                payload,
                 organization_id=installation.organization_id,
-                installation_id=installation_id,
-                delivery_id=delivery[:200],
+                key=ticket_key(external),
             )
-        )
-        payload = {
-            "installation_id": installation_id,
-            "external_issue_id": external,
-            "kind": change.kind.value,
-            "ticket": _record_json(change.ticket),
-            "delivery_id": delivery,
-            "actor": change.actor,
-        }
-        outbox.add(
-            session,
-            APPLY_KIND,
-            payload,
-            organization_id=installation.organization_id,
-            key=ticket_key(external),
-        )
+        if not names:
+            return "ignored"
         try:
             await session.commit()
         except IntegrityError:
             return "duplicate"
-        return "queued"
+        return "queued" if external is not None else "ignored"
 
 
 async def apply(runtime: Runtime, payload: dict[str, Any]) -> Outcome:

@@ -1,4 +1,15 @@
-"""HTTP endpoints trackers and browsers call: the OAuth callback and the webhook receiver."""
+"""HTTP endpoints trackers and browsers call: the OAuth callback and the webhook receiver.
+
+`POST /hooks/{provider}/{hook_token}` answers:
+- 202 `{"status": "queued" | "duplicate" | "ignored"}` for a verified delivery;
+- 401 `{"error": "the delivery is not verified: unknown hook URL, or missing or invalid signature"}`,
+  the same status and the same bytes for an unknown token, a token of another provider, an
+  installation not set up yet, and a missing or bad signature, so the URL space tells an
+  unauthenticated caller nothing;
+- 400 `{"error": ...}` for a verified delivery whose body is malformed (it names what is wrong);
+- 413 / 408 / 400 `{"error": ...}` for a body over `MAX_WEBHOOK_BYTES`, too slow, or with a bad
+  `Content-Length`, decided before any database lookup (see `conduit.request_body`).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 # Importing the job kinds registers them in every process that serves these routes.
 import conduit.jobs.tasks.sync  # noqa: F401
+from conduit import request_body
 from conduit.connectors.catalog import PROVIDERS
 from conduit.runtime import Runtime
 from conduit.sync import inbound, install
@@ -69,27 +81,32 @@ async def oauth_callback(request: Request) -> Response:
 
 
 async def webhook(request: Request) -> Response:
+    # The body is read (bounded, with a deadline) before anything touches the database: an
+    # unauthenticated caller costs at most MAX_WEBHOOK_BYTES and http_body_timeout seconds.
+    runtime = _runtime(request)
+    try:
+        body = await request_body.read_body(
+            request, MAX_WEBHOOK_BYTES, deadline=runtime.settings.http_body_timeout
+        )
+    except request_body.ClientGone:
+        return Response(status_code=400)  # nobody is left to read an explanation
+    except request_body.BodyError as exc:
+        return JSONResponse({"error": exc.message}, exc.status)
     provider_key = request.path_params["provider"]
     try:
-        installation_id = int(request.path_params["installation_id"])
-    except ValueError:
-        return JSONResponse({"error": "unknown installation"}, 404)
-    body = await request.body()
-    if len(body) > MAX_WEBHOOK_BYTES:
-        return JSONResponse({"error": "payload too large"}, 413)
-    try:
         result = await inbound.receive(
-            _runtime(request), provider_key, installation_id, dict(request.headers), body
+            runtime, provider_key, request.path_params["hook_token"], dict(request.headers), body
         )
-    except inbound.Unknown:
-        return JSONResponse({"error": "unknown installation"}, 404)
+    except inbound.Unverified as exc:
+        log.info("%s webhook not verified: %s", provider_key if provider_key in PROVIDERS else "unknown", exc)
+        return JSONResponse({"error": inbound.UNVERIFIED}, 401)
     except inbound.Refused as exc:
-        log.info("webhook for installation %s refused: %s", installation_id, exc)
+        log.info("%s webhook refused: %s", provider_key, exc)
         return JSONResponse({"error": str(exc)}, exc.status)
     return JSONResponse({"status": result}, 202)
 
 
 routes: list[BaseRoute] = [
     Route("/oauth/{provider}/callback", oauth_callback, methods=["GET"]),
-    Route("/hooks/{provider}/{installation_id}", webhook, methods=["POST"]),
+    Route("/hooks/{provider}/{hook_token}", webhook, methods=["POST"]),
 ]

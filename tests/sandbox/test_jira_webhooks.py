@@ -107,6 +107,12 @@ def test_transition_by_a_person_sends_a_jwt_signed_update(
     status = next(i for i in body["changelog"]["items"] if i["field"] == "status")
     assert (status["fromString"], status["toString"]) == ("To Do", "Done")
     assert body["user"]["accountId"] == jira.sandbox.human == claims["sub"]
+    # The claims name the site, the webhook and a short window: what a receiver binds the token to.
+    [hook] = jira.http.get(API + "/webhook", headers=registered).json()["values"]
+    assert claims["iss"] == jira.sandbox.url
+    assert claims["context"] == {"cloudId": jira.sandbox.cloud_id, "webhookId": hook["id"]}
+    assert claims["iat"] <= time.time() + 1 and 0 < claims["exp"] - claims["iat"] <= 600
+    assert body["matchedWebhookIds"] == [hook["id"]]
     assert (
         updated.headers["x-atlassian-webhook-identifier"] != created.headers["x-atlassian-webhook-identifier"]
     )
@@ -155,6 +161,8 @@ def test_failed_deliveries_are_retried_with_a_retry_header(
         "2",
     )
     assert len({r.headers["x-atlassian-webhook-identifier"] for r in (first, second, third)}) == 1
+    # Each attempt is signed afresh: a receiver that remembers spent tokens still takes a retry.
+    assert len({r.headers["authorization"] for r in (first, second, third)}) == 3
 
 
 def test_admin_webhook_is_signed_with_x_hub_signature(jira: Served, receiver: Receiver) -> None:

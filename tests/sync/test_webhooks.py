@@ -3,35 +3,17 @@ another organization can neither see nor use an installation."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import time
 import uuid
 from typing import Any
 
-import httpx
 import pytest
-from joserfc import jwt
-from joserfc.jwk import OctKey
 
 from conduit.schema.ids import encode
+from conduit.sync.inbound import UNVERIFIED
 from tests.conftest import Tenant
-from tests.sync.conftest import CLIENTS, Conduit, Side, install, wait_for
+from tests.sync.conftest import Conduit, Side, install, wait_for
 from tests.sync.helpers import create_ticket, idle
-
-
-def github_signature(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def jira_jwt(secret: str) -> str:
-    claims = {"iss": "forger", "aud": CLIENTS["jira"].client_id, "exp": int(time.time()) + 60}
-    return jwt.encode({"alg": "HS256"}, claims, OctKey.import_key(secret.encode()))
-
-
-async def post(conduit: Conduit, path: str, headers: dict[str, str], body: bytes) -> httpx.Response:
-    async with httpx.AsyncClient(timeout=10) as c:
-        return await c.post(f"{conduit.url}{path}", headers=headers, content=body)
+from tests.sync.hooks import github_signature, hook, jira_bearer, jira_claims, post
 
 
 @pytest.mark.parametrize("provider", ["github", "jira"])
@@ -49,7 +31,8 @@ async def test_bad_deliveries_change_nothing(conduit: Conduit, sides: dict[str, 
         await side.clear_faults()
     genuine = await side.delivery(delivery_id)
     body = genuine["body"].encode()
-    path = f"/hooks/{provider}/{installed.id}"
+    target = await hook(conduit, side, installed.id)
+    path = target.path
     signature = "X-Hub-Signature-256" if provider == "github" else "Authorization"
     # A dropped delivery is recorded without headers: send it as the tracker does, with the real secrets.
     headers: dict[str, str] = {"Content-Type": "application/json"}
@@ -60,12 +43,14 @@ async def test_bad_deliveries_change_nothing(conduit: Conduit, sides: dict[str, 
     headers[signature] = (
         github_signature(installed.webhook_secret, body)
         if provider == "github"
-        else "Bearer " + jira_jwt(CLIENTS["jira"].client_secret)
+        else jira_bearer(jira_claims(target))
     )
 
     forged = dict(headers)
     forged[signature] = (
-        github_signature("not-the-secret", body) if provider == "github" else "Bearer " + jira_jwt("x" * 40)
+        github_signature("not-the-secret", body)
+        if provider == "github"
+        else jira_bearer(jira_claims(target), "x" * 40)
     )
     unsigned = {k: v for k, v in headers.items() if k not in (signature, "X-Hub-Signature")}
     tampered = body.replace(b"closed" if provider == "github" else b"Done", b"opened")
@@ -95,20 +80,27 @@ async def test_bad_deliveries_change_nothing(conduit: Conduit, sides: dict[str, 
     await wait_for(lambda: idle(conduit), "the queue to drain")
     assert await conduit.issue_status(issue_id) == "resolved"
 
-    # Reopened since; a replay of the old close under a new delivery id is older than what we know.
+    # Reopened since; a replay of the old close under a new delivery id is not taken again.
     await conduit.set_status(issue_id, "UNRESOLVED")
     await wait_for(lambda: idle(conduit), "the queue to drain")
     id_header = "X-GitHub-Delivery" if provider == "github" else "X-Atlassian-Webhook-Identifier"
     replay = await post(conduit, path, {**headers, id_header: str(uuid.uuid4())}, body)
-    assert replay.status_code == 202
+    assert (replay.status_code, replay.json()["status"]) == (202, "duplicate")
     await wait_for(lambda: idle(conduit), "the queue to drain")
     assert await conduit.issue_status(issue_id) == "unresolved"
     assert [e["actor"]["type"] for e in await conduit.events("issue.resolved", issue_id)] == ["tracker"]
 
-    # A delivery for another provider's path, or an installation that does not exist: 404.
+    # Another provider's path, or a token that does not exist: the answer every unverified call gets.
     other = "jira" if provider == "github" else "github"
-    assert (await post(conduit, f"/hooks/{other}/{installed.id}", headers, body)).status_code == 404
-    assert (await post(conduit, "/hooks/github/999999999", headers, body)).status_code == 404
+    token = path.rsplit("/", 1)[1]
+    near = token[:-1] + ("A" if token[-1] != "A" else "B")
+    for wrong in (
+        f"/hooks/{other}/{token}",
+        f"/hooks/{provider}/{near}",
+        f"/hooks/github/{installed.id}",
+    ):
+        reply = await post(conduit, wrong, headers, body)
+        assert (reply.status_code, reply.json()) == (401, {"error": UNVERIFIED}), wrong
 
 
 INSTALLATION = "query($id: ID!) { installation(id: $id) { id } }"

@@ -384,6 +384,11 @@ class JiraSandbox(Sandbox):
             }
             client = self.oauth.clients.get(hook.client_id or "")
             if client is not None:
+                # A dynamic webhook's delivery carries `Authorization: Bearer <JWT>`, HS256 with the
+                # registering app's client secret, signed afresh for each attempt. Atlassian defines no
+                # hash of the request for these tokens, so the claims are what ties one to its place:
+                # the site (`iss`, and `context.cloudId`), the app (`aud`), the webhook
+                # (`context.webhookId`), and a window of a few minutes (`iat`, `exp`).
                 iat = int(self.clock.time())
                 claims = {
                     "iss": self.url,
