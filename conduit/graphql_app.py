@@ -7,14 +7,23 @@ Decisions a client can rely on:
   request a browser sends cross-site without a CORS preflight, and nothing here needs HTTP caching of
   GETs. A `GET` asking for HTML gets GraphiQL outside production.
 - **Content negotiation.** When `Accept` prefers `application/graphql-response+json` the response uses
-  it with the GraphQL-over-HTTP status codes: 400 for a document that does not parse, 422 for one that
-  does not validate or whose variables do not coerce, 200 once execution started (even with errors and
-  partial data). With `application/json` or no `Accept`, every GraphQL response is 200, as the spec
-  allows for legacy clients.
+  it with the GraphQL-over-HTTP status codes: 400 for every request error — a document that does not
+  parse or validate, an operation that cannot be determined (several operations and no
+  `operationName`, or an unknown one), variables that do not coerce, a cost over the limit — and 200
+  once execution started (even with errors and partial data). With `application/json` or no `Accept`,
+  every GraphQL response is 200, as the spec allows for legacy clients.
 - **Rejected before GraphQL runs**, with a GraphQL-shaped body (`{"errors": [{"message", "extensions":
-  {"code"}}]}`): 405 wrong method, 415 wrong content type, 413 body over `MAX_BODY_BYTES`, 401 missing or
-  bad token (also for introspection and `_service`), 400 body that is not a JSON object with a string
-  `query` and well-typed `variables`, `operationName` and `extensions`.
+  {"code"}}]}`): 405 wrong method, 415 wrong content type, 413 body over `MAX_BODY_BYTES` (declared in
+  `Content-Length` or counted while reading), 408 body not received within `body_timeout`, 401 missing
+  or bad token (also for introspection and `_service`), 400 body that is not a JSON object with a string
+  `query` and well-typed `variables`, `operationName` and `extensions`. A client that hangs up mid-body
+  is answered quietly: nobody is left to read it, and it is not a server error.
+- **Cost and time.** An operation over the static cost limit is refused before it runs
+  (`QUERY_TOO_COSTLY`, conduit.schema.cost). One that runs longer than `timeout` seconds is cancelled
+  and answered with a single `TIMEOUT` error and no data: 503 with graphql-response+json, 200 with
+  JSON. Running operations yield the event loop often (conduit.schema.guards.YieldToLoop), so neither
+  other requests nor the cancellation wait for a large answer to be built. Over the WebSocket the cost
+  limit and the yielding apply as well; the time budget does not, as subscriptions live on purpose.
 - **Subscriptions** use `graphql-transport-ws` only; the legacy `graphql-ws` protocol is off. Browsers
   cannot set headers on a WebSocket, so the token may come in the `connection_init` payload as
   `{"authorization": "Bearer <token>"}` instead of the `Authorization` header; without either the
@@ -23,14 +32,16 @@ Decisions a client can rely on:
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import timedelta
 from functools import partial
 from typing import Any, cast
 
 import orjson
-from graphql import GraphQLError, GraphQLSyntaxError
+from graphql import GraphQLError
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
@@ -48,6 +59,8 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
+from conduit import request_body
+from conduit.request_body import BodyError, BodyTimeout, BodyTooLarge, ClientGone
 from conduit.runtime import Runtime
 from conduit.schema import guards
 from conduit.schema.context import Context, Unauthenticated
@@ -55,11 +68,17 @@ from conduit.schema.context import Context, Unauthenticated
 log = logging.getLogger("conduit.graphql")
 
 MAX_BODY_BYTES = 1024 * 1024
+# Defaults of the view; the app passes Settings.graphql_timeout and Settings.http_body_timeout.
+DEFAULT_TIMEOUT = 15.0
+DEFAULT_BODY_TIMEOUT = request_body.DEFAULT_TIMEOUT
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
-# Status codes for requests that fail before execution, when the client understands them.
-PARSE_ERROR_STATUS = 400
-VALIDATION_ERROR_STATUS = 422
+# Status codes when the client understands them: a request error (no execution), an operation stopped
+# by the time budget.
+REQUEST_ERROR_STATUS = 400
+TIMEOUT_STATUS = 503
+TIMEOUT = "TIMEOUT"
+UNKNOWN_OPERATION = "UNKNOWN_OPERATION"
 HTTP_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
 # How long a WebSocket may stay open without sending `connection_init` (and so without a token).
 CONNECTION_INIT_TIMEOUT = timedelta(seconds=10)
@@ -124,6 +143,8 @@ class ConduitGraphQL(GraphQL[Context, None]):
         *,
         graphql_ide: GraphQL_IDE | None,
         max_body_bytes: int = MAX_BODY_BYTES,
+        timeout: float = DEFAULT_TIMEOUT,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT,
     ) -> None:
         super().__init__(
             schema,
@@ -134,6 +155,8 @@ class ConduitGraphQL(GraphQL[Context, None]):
         )
         self.build_context = build_context
         self.max_body_bytes = max_body_bytes
+        self.timeout = timeout
+        self.body_timeout = body_timeout
 
     graphql_transport_ws_handler_class = AuthOnInitHandler
 
@@ -176,21 +199,26 @@ class ConduitGraphQL(GraphQL[Context, None]):
                 {"Allow": "POST"},
             )
         check_content_type(request.headers.get("content-type"))
-        self._check_declared_length(request)
+        # The declared length is checked before anything else, so 10 GB announced is refused at once.
+        # Authentication comes before reading: a refused token costs no body, and authenticating holds
+        # no database connection while the body arrives.
+        with _body_errors():
+            request_body.check_declared_length(request, self.max_body_bytes)
         context = await self._authenticate(request)
-        body = await self._read_body(request)
+        with _body_errors():
+            body = await request_body.read_body(request, self.max_body_bytes, deadline=self.body_timeout)
         params = parse_params(body)
-        result = await self._execute(params, context)
+        try:
+            async with asyncio.timeout(self.timeout):
+                result = await self._execute(params, context)
+        except TimeoutError:
+            log.warning("operation %r stopped after %g s", params.operation_name or "(unnamed)", self.timeout)
+            return timeout_response(self.timeout, media_type)
         return graphql_response(result, media_type)
 
     def _wants_ide(self, request: Request) -> bool:
         accept = request.headers.get("accept", "")
         return "query" not in request.query_params and "text/html" in accept
-
-    def _check_declared_length(self, request: Request) -> None:
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            raise self._too_large()
 
     async def _authenticate(self, request: Request) -> Context:
         try:
@@ -200,20 +228,6 @@ class ConduitGraphQL(GraphQL[Context, None]):
             if request.headers.get("authorization"):
                 challenge += ', error="invalid_token"'
             raise Rejected(401, "UNAUTHENTICATED", str(exc), {"WWW-Authenticate": challenge}) from exc
-
-    async def _read_body(self, request: Request) -> bytes:
-        # Content-Length can be absent (chunked) or wrong, so the limit is enforced while reading.
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                raise self._too_large()
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    def _too_large(self) -> Rejected:
-        return Rejected(413, "PAYLOAD_TOO_LARGE", f"the request body exceeds {self.max_body_bytes} bytes")
 
     async def _execute(self, params: GraphQLParams, context: Context) -> ExecutionResult:
         try:
@@ -228,7 +242,8 @@ class ConduitGraphQL(GraphQL[Context, None]):
         except MissingQueryError as exc:
             raise Rejected(400, "BAD_REQUEST", "`query` must be a non-empty GraphQL document") from exc
         except CannotGetOperationTypeError as exc:
-            return PreExecutionError(data=None, errors=[GraphQLError(exc.as_http_error_reason())])
+            error = GraphQLError(exc.as_http_error_reason(), extensions={"code": UNKNOWN_OPERATION})
+            return PreExecutionError(data=None, errors=[error])
         except InvalidOperationTypeError as exc:
             message = (
                 "subscriptions are served over WebSocket (graphql-transport-ws), not over HTTP POST"
@@ -236,6 +251,24 @@ class ConduitGraphQL(GraphQL[Context, None]):
                 else exc.as_http_error_reason("POST")
             )
             return PreExecutionError(data=None, errors=[GraphQLError(message)])
+
+
+@contextmanager
+def _body_errors() -> Iterator[None]:
+    """A body that cannot be read, as the response saying why (413, 408, 400)."""
+    try:
+        yield
+    except BodyError as exc:
+        raise Rejected(exc.status, _BODY_ERROR_CODES.get(type(exc), "BAD_REQUEST"), exc.message) from None
+
+
+_BODY_ERROR_CODES: dict[type[BodyError], str] = {
+    BodyTooLarge: "PAYLOAD_TOO_LARGE",
+    BodyTimeout: "REQUEST_TIMEOUT",
+    # Sent to nobody (the server drops a response to a closed connection); what matters is that the
+    # disconnect ends here as an answer, not as an unhandled exception in the ASGI log.
+    ClientGone: "CLIENT_DISCONNECTED",
+}
 
 
 class GraphQLParams:
@@ -339,7 +372,7 @@ def is_request_error(result: ExecutionResult) -> bool:
     """Whether the operation failed before execution started (so the response carries no `data`).
 
     Variable coercion happens inside graphql-core's execute and yields no data and errors without a
-    path, while errors raised by resolvers always carry one.
+    path, as does the cost limit, while errors raised by resolvers always carry one.
     """
     if isinstance(result, PreExecutionError):
         return True
@@ -351,8 +384,7 @@ def graphql_response(result: ExecutionResult, media_type: str) -> Response:
     status = 200
     if is_request_error(result):
         if media_type == GRAPHQL_RESPONSE_JSON:
-            parse_failed = any(isinstance(e, GraphQLSyntaxError) for e in result.errors or ())
-            status = PARSE_ERROR_STATUS if parse_failed else VALIDATION_ERROR_STATUS
+            status = REQUEST_ERROR_STATUS
     else:
         body["data"] = result.data
     if result.errors:
@@ -360,6 +392,17 @@ def graphql_response(result: ExecutionResult, media_type: str) -> Response:
     if result.extensions:
         body["extensions"] = result.extensions
     return _json_response(body, status, media_type)
+
+
+def timeout_response(timeout: float, media_type: str) -> Response:
+    """An operation stopped by the time budget: no data (none is complete), one error saying why."""
+    error = {
+        "message": f"the operation did not finish within {timeout:g} seconds and was stopped: "
+        "ask for less (smaller pages, fewer nested lists) or split it",
+        "extensions": {"code": TIMEOUT, "timeout": timeout},
+    }
+    status = TIMEOUT_STATUS if media_type == GRAPHQL_RESPONSE_JSON else 200
+    return _json_response({"errors": [error]}, status, media_type)
 
 
 def error_response(
@@ -387,9 +430,12 @@ def graphql_routes(runtime: Runtime) -> list[BaseRoute]:
     from conduit.schema.context import build_context
 
     schema = build_schema(extensions=guards.extensions(runtime.settings))
+    settings = runtime.settings
     view = ConduitGraphQL(
         schema,
         partial(build_context, runtime),
-        graphql_ide=None if runtime.settings.is_production else "graphiql",
+        graphql_ide=None if settings.is_production else "graphiql",
+        timeout=settings.graphql_timeout,
+        body_timeout=settings.http_body_timeout,
     )
     return [Route("/graphql", view), WebSocketRoute("/graphql", view)]

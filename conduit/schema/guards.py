@@ -4,32 +4,28 @@
 extension instances for every operation (an instance carries that operation's execution context). The
 validation rules are created once here, so the validation cache sees the same rule classes on every
 request and hits.
+
+What they guarantee, in the order an operation meets them: a document over the token limit is not
+parsed; one over the depth or alias limit does not validate; a document with several operations must
+name the one to run (`operationName`), as GraphQL's GetOperation() requires; an operation whose static
+cost (conduit.schema.cost) is over the limit does not start; a running operation hands the event loop
+back after about `SLICE_SECONDS` of work (`YieldToLoop`), so other requests — `/healthz` among them —
+are served while it runs and the HTTP layer's time budget can cancel it; unexpected errors reach the
+client as an id only.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections import deque
+from collections.abc import Awaitable, Callable, Generator, Iterator
+from inspect import isawaitable
 from typing import Any
 
-from graphql import (
-    ExecutionResult as GraphQLExecutionResult,
-)
-from graphql import (
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
-    GraphQLError,
-    GraphQLSyntaxError,
-    InlineFragmentNode,
-    ListValueNode,
-    OperationDefinitionNode,
-    SelectionSetNode,
-    ValueNode,
-    VariableNode,
-)
-from graphql.utilities import get_operation_ast
+from graphql import GraphQLError, GraphQLResolveInfo, GraphQLSyntaxError, OperationDefinitionNode
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -40,6 +36,7 @@ from strawberry.extensions import (
 )
 from strawberry.extensions import ValidationCache as _ValidationCache
 
+from conduit.schema.cost import CostLimit
 from conduit.settings import Settings
 
 log = logging.getLogger("conduit.graphql")
@@ -49,7 +46,13 @@ CACHE_SIZE = 512
 INTERNAL_ERROR = "INTERNAL_SERVER_ERROR"
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
-ENTITIES_LIMIT = "ENTITIES_LIMIT_EXCEEDED"
+OPERATION_NAME_REQUIRED = "OPERATION_NAME_REQUIRED"
+# The longest an operation keeps the event loop between two yields: well under the 100 ms a probe or
+# another client may wait, and long enough that yielding costs little.
+SLICE_SECONDS = 0.01
+# Waiters woken per turn, to start with and at most; YieldToLoop adapts the number in between.
+INITIAL_BATCH = 16
+MAX_BATCH = 1024
 
 ExtensionFactory = Callable[[], SchemaExtension]
 
@@ -61,15 +64,195 @@ def extensions(settings: Settings) -> list[ExtensionFactory]:
         *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
     ]
     max_tokens = settings.graphql_max_tokens
-    max_entities = settings.graphql_max_entities
+    max_cost = settings.graphql_max_cost
     return [
         lambda: MaskUnexpectedErrors(),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         lambda: ParserCache(maxsize=CACHE_SIZE),
         lambda: AddValidationRules(rules),
         lambda: _ValidationCache(maxsize=CACHE_SIZE),
-        lambda: EntitiesLimit(max_entities),
+        # After the validation cache, which sets the validation errors this one adds to.
+        lambda: OperationSelection(),
+        lambda: CostLimit(max_cost),
+        lambda: YieldToLoop(),
     ]
+
+
+class OperationSelection(SchemaExtension):
+    """A document with several operations and no `operationName` is a request error.
+
+    strawberry runs the first operation in that case; GraphQL's GetOperation() says the request must
+    fail, and running whichever operation happens to come first is never what the client meant.
+    (An unknown `operationName` already fails in strawberry.)
+    """
+
+    def __init__(self) -> None:
+        self._unnamed = False
+
+    def on_operation(self) -> Iterator[None]:
+        # Before parsing, `operation_name` is exactly what the request sent: once the document is
+        # parsed, strawberry answers the first operation's name when the request sent none.
+        ctx = self.execution_context
+        self._unnamed = ctx.graphql_document is None and ctx.operation_name is None
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        ctx = self.execution_context
+        document = ctx.graphql_document
+        if self._unnamed and document is not None:
+            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+            if len(operations) > 1:
+                names = ", ".join(d.name.value if d.name else "(anonymous)" for d in operations)
+                error = GraphQLError(
+                    f"the document has {len(operations)} operations ({names}): "
+                    "send `operationName` to say which one to run",
+                    extensions={"code": OPERATION_NAME_REQUIRED},
+                )
+                # A new list: the validation cache keeps the one it set.
+                ctx.pre_execution_errors = [*(ctx.pre_execution_errors or ()), error]
+        yield
+
+
+class YieldToLoop(SchemaExtension):
+    """Hand the event loop back whenever an operation has held it for `SLICE_SECONDS`.
+
+    graphql-core completes everything it can synchronously: fields of loaded objects, and every
+    DataLoader hit (a cached future is done, so awaiting it does not yield). And when a batch load
+    finishes, every resolver waiting on it wakes in the same turn of the loop. Either way a large answer
+    becomes one long stretch of CPU during which nothing else on the loop runs, not even a timeout.
+
+    So an operation works in slices. Once a slice is used up, further fields, and resolvers resuming
+    after an await, join a queue instead of running, which ends the stretch. On each later turn of the
+    loop — after it has polled for I/O and run whatever else was ready — a new slice starts and the queue
+    wakes a batch of waiters, oldest first; a waiter that finds the slice already used up goes back to
+    the front. The batch adapts: it halves when waiters had to go back, and doubles when a turn's work
+    took less than a slice. So one turn does about a slice of work however many fields are waiting, and
+    each waiting field costs a constant number of wake-ups. What is never split is a resolver's own
+    synchronous run between two awaits.
+    """
+
+    def __init__(self, slice_seconds: float = SLICE_SECONDS) -> None:
+        self.slice_seconds = slice_seconds
+        self._slice_start = time.perf_counter()
+        self._exhausted = False
+        self._queue: deque[asyncio.Future[None]] = deque()
+        self._tick_scheduled = False
+        self._batch = INITIAL_BATCH
+        self._went_back = 0
+
+    def on_execute(self) -> Iterator[None]:
+        self._slice_start = time.perf_counter()
+        yield
+
+    def resolve(
+        self, _next: Callable[..., Any], root: Any, info: GraphQLResolveInfo, *args: Any, **kwargs: Any
+    ) -> Any:
+        if self._has_time():
+            result = _next(root, info, *args, **kwargs)
+            return _Paced(self, result) if isawaitable(result) else result
+        return _Deferred(self, lambda: _next(root, info, *args, **kwargs))
+
+    def wait_turn(self) -> Generator[Any, None, None]:
+        """Wait (as `yield from`) until the current slice has time left."""
+        again = False
+        while not self._has_time():
+            waiter = asyncio.get_running_loop().create_future()
+            if again:
+                self._went_back += 1
+                self._queue.appendleft(waiter)
+            else:
+                self._queue.append(waiter)
+            self._schedule_tick()
+            yield from waiter.__await__()
+            again = True
+
+    def paced(self, awaitable: Awaitable[Any]) -> Generator[Any, Any, Any]:
+        """`yield from awaitable`, waiting for a turn each time it is woken, before it goes on."""
+        inner = awaitable.__await__()
+        try:
+            signal = next(inner)
+            while True:
+                try:
+                    sent = yield signal
+                except GeneratorExit:
+                    raise
+                except BaseException as exc:  # cancellation, thrown in by the task: pass it on
+                    signal = inner.throw(exc)
+                    continue
+                yield from self.wait_turn()
+                signal = inner.send(sent)
+        except StopIteration as done:
+            return done.value
+        finally:
+            inner.close()
+
+    def _has_time(self) -> bool:
+        if self._exhausted:
+            return False
+        if time.perf_counter() - self._slice_start < self.slice_seconds:
+            return True
+        self._exhausted = True
+        self._schedule_tick()
+        return False
+
+    def _schedule_tick(self) -> None:
+        if not self._tick_scheduled:
+            self._tick_scheduled = True
+            # Callbacks scheduled now run on the loop's next turn, after it polled for I/O.
+            asyncio.get_running_loop().call_soon(self._tick)
+
+    def _tick(self) -> None:
+        """A new turn: a new slice, and the next batch of waiters."""
+        self._tick_scheduled = False
+        now = time.perf_counter()
+        if self._went_back:
+            self._batch = max(1, self._batch // 2)
+        elif now - self._slice_start < self.slice_seconds:
+            self._batch = min(MAX_BATCH, self._batch * 2)
+        self._went_back = 0
+        self._exhausted = False
+        self._slice_start = now
+        for _ in range(min(self._batch, len(self._queue))):
+            waiter = self._queue.popleft()
+            if not waiter.done():  # a cancelled operation leaves cancelled waiters behind
+                waiter.set_result(None)
+        if self._queue:
+            self._schedule_tick()
+
+
+class _Paced:
+    """An async resolver's result, resumed only on the operation's turn."""
+
+    __slots__ = ("_awaitable", "_slicer")
+
+    def __init__(self, slicer: YieldToLoop, awaitable: Awaitable[Any]) -> None:
+        self._slicer = slicer
+        self._awaitable = awaitable
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        yield from self._slicer.wait_turn()
+        return (yield from self._slicer.paced(self._awaitable))
+
+
+class _Deferred:
+    """A field resolution waiting for its turn.
+
+    An awaitable object rather than a coroutine: when the time budget cancels the operation, the ones
+    never awaited are dropped without a "coroutine was never awaited" warning.
+    """
+
+    __slots__ = ("_resolve", "_slicer")
+
+    def __init__(self, slicer: YieldToLoop, resolve: Callable[[], Any]) -> None:
+        self._slicer = slicer
+        self._resolve = resolve
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        yield from self._slicer.wait_turn()
+        result = self._resolve()
+        if isawaitable(result):
+            result = yield from self._slicer.paced(result)
+        return result
 
 
 class MaskUnexpectedErrors(SchemaExtension):
@@ -127,75 +310,3 @@ def _set_default_code(error: GraphQLError, code: str) -> None:
     if error.extensions is None:
         error.extensions = {}
     error.extensions.setdefault("code", code)
-
-
-class EntitiesLimit(SchemaExtension):
-    """Refuse `_entities` batches longer than the limit before any resolver runs.
-
-    Each representation costs a lookup, and one field with a long list escapes the alias and token
-    limits (the list usually arrives as a variable), so this counts the representations themselves.
-    """
-
-    def __init__(self, max_entities: int) -> None:
-        self.max_entities = max_entities
-
-    def on_execute(self) -> Iterator[None]:
-        ctx = self.execution_context
-        if ctx.graphql_document is not None:
-            operation = get_operation_ast(ctx.graphql_document, ctx.operation_name)
-            if operation is not None:
-                count = entities_batch_size(ctx.graphql_document, operation, ctx.variables or {})
-                if count > self.max_entities:
-                    # A result set before execution makes strawberry skip running the operation.
-                    ctx.result = GraphQLExecutionResult(
-                        data=None,
-                        errors=[
-                            GraphQLError(
-                                f"_entities was asked for {count} representations; the limit is "
-                                f"{self.max_entities} per request: split the batch",
-                                extensions={"code": ENTITIES_LIMIT, "limit": self.max_entities},
-                            )
-                        ],
-                    )
-        yield
-
-
-def entities_batch_size(
-    document: Any, operation: OperationDefinitionNode, variables: Mapping[str, Any]
-) -> int:
-    """The number of representations all `_entities` fields of an operation ask for."""
-    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    return sum(
-        _list_length(arg.value, variables)
-        for field in _root_fields(operation.selection_set, fragments, set())
-        if field.name.value == "_entities"
-        for arg in field.arguments or ()
-        if arg.name.value == "representations"
-    )
-
-
-def _root_fields(
-    selection_set: SelectionSetNode, fragments: Mapping[str, FragmentDefinitionNode], seen: set[str]
-) -> Iterator[FieldNode]:
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            yield selection
-        elif isinstance(selection, InlineFragmentNode):
-            yield from _root_fields(selection.selection_set, fragments, seen)
-        elif isinstance(selection, FragmentSpreadNode):
-            name = selection.name.value
-            fragment = fragments.get(name)
-            if fragment is not None and name not in seen:
-                seen.add(name)
-                yield from _root_fields(fragment.selection_set, fragments, seen)
-
-
-def _list_length(value: ValueNode, variables: Mapping[str, Any]) -> int:
-    if isinstance(value, ListValueNode):
-        return len(value.values)
-    if isinstance(value, VariableNode):
-        given = variables.get(value.name.value)
-        if given is None:
-            return 0
-        return len(given) if isinstance(given, list) else 1
-    return 1

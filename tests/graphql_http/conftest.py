@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from collections.abc import AsyncIterator
 from typing import NewType
 
 import httpx
 import pytest
 import strawberry
+import uvicorn
 from graphql import GraphQLError
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from conduit.graphql_app import ConduitGraphQL
 from conduit.schema import guards
 from conduit.schema.context import Unauthenticated
 from conduit.settings import Settings
+from tests.conftest import free_port
 
 TOKEN = "good-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -24,8 +30,9 @@ LIMITS = {
     "graphql_max_depth": 4,
     "graphql_max_tokens": 200,
     "graphql_max_aliases": 3,
-    "graphql_max_entities": 5,
+    "graphql_max_cost": 50,
 }
+MAX_BODY_BYTES = 64 * 1024
 
 
 class Refused(GraphQLError):
@@ -41,6 +48,11 @@ class Thing:
     @strawberry.field
     def child(self) -> Thing:
         return Thing(id=strawberry.ID(f"{self.id}.c"), name="child")
+
+    @strawberry.field
+    def many(self, n: int) -> list[Thing]:
+        """A list of objects with no paging arguments: each level of nesting multiplies the answer."""
+        return [Thing(id=strawberry.ID(f"{self.id}.{i}"), name="many") for i in range(n)]
 
     @classmethod
     def resolve_reference(cls, id: strawberry.ID) -> Thing:
@@ -69,6 +81,12 @@ class Query:
     @strawberry.field
     def thing(self) -> Thing:
         return Thing(id=strawberry.ID("1"), name="one")
+
+    @strawberry.field
+    async def stall(self) -> str | None:
+        """Never answers: only the time budget ends it."""
+        await asyncio.Event().wait()
+        return None
 
     @strawberry.field
     def boom(self) -> str | None:
@@ -110,15 +128,60 @@ async def fake_context(request: HTTPConnection) -> object:
     return {"request": request}
 
 
-def tiny_app(env: str = "test") -> Starlette:
-    settings = Settings(env=env, database_url="sqlite+aiosqlite://", **LIMITS)  # type: ignore[arg-type]
+def tiny_app(env: str = "test", **overrides: object) -> Starlette:
+    values: dict[str, object] = {"env": env, "database_url": "sqlite+aiosqlite://", **LIMITS, **overrides}
+    settings = Settings(**values)  # type: ignore[arg-type]
     view = ConduitGraphQL(
         make_schema(settings),
         fake_context,  # type: ignore[arg-type]
         graphql_ide=None if settings.is_production else "graphiql",
-        max_body_bytes=64 * 1024,
+        max_body_bytes=MAX_BODY_BYTES,
+        timeout=settings.graphql_timeout,
+        body_timeout=settings.http_body_timeout,
     )
     return Starlette(routes=[Route("/graphql", view), WebSocketRoute("/graphql", view)])
+
+
+class Served:
+    """An ASGI app on a real uvicorn on loopback, in a thread; `finished` is set as each request ends.
+
+    `errors` collects what the app raised, as uvicorn would log it, so a test can say "nothing escaped".
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.finished = threading.Semaphore(0)
+        self.errors: list[BaseException] = []
+        config = uvicorn.Config(
+            self._tracked, host="127.0.0.1", port=self.port, log_level="warning", interface="asgi3"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    async def _tracked(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except BaseException as exc:
+            self.errors.append(exc)
+            raise
+        finally:
+            if scope["type"] == "http":
+                self.finished.release()
+
+    def __enter__(self) -> Served:
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and self.thread.is_alive():
+            if self.server.started:
+                return self
+            time.sleep(0.01)
+        raise RuntimeError("server did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -58,38 +58,64 @@ async def test_parse_error_is_400_with_graphql_response_json(tiny_client: httpx.
     assert body["errors"][0]["message"].startswith("Syntax Error")
 
 
-async def test_validation_error_is_422_with_graphql_response_json(tiny_client: httpx.AsyncClient) -> None:
+async def test_validation_error_is_400_with_graphql_response_json(tiny_client: httpx.AsyncClient) -> None:
     r = await post(tiny_client, {"query": "{ nope }"}, GRAPHQL_RESPONSE)
-    assert r.status_code == 422
+    assert r.status_code == 400
     body = r.json()
     assert "data" not in body
     assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
     assert "nope" in body["errors"][0]["message"]
 
 
-async def test_variable_coercion_error_is_422(tiny_client: httpx.AsyncClient) -> None:
+async def test_variable_coercion_error_is_400_with_graphql_response_json(
+    tiny_client: httpx.AsyncClient,
+) -> None:
+    # The spec's "Variable coercion failure": 400 with graphql-response+json, 200 with JSON.
     body = {"query": "query($n: String!) { hello(name: $n) }", "variables": {"n": 3}}
     r = await post(tiny_client, body, GRAPHQL_RESPONSE)
-    assert r.status_code == 422
+    assert r.status_code == 400
+    assert r.headers["content-type"].startswith("application/graphql-response+json")
     assert "data" not in r.json()
     assert "$n" in r.json()["errors"][0]["message"]
+    legacy = await post(tiny_client, body, LEGACY)
+    assert legacy.status_code == 200
+    assert "data" not in legacy.json()
+    assert legacy.json()["errors"] == r.json()["errors"]
 
 
-async def test_missing_variable_is_422(tiny_client: httpx.AsyncClient) -> None:
+async def test_missing_variable_is_400(tiny_client: httpx.AsyncClient) -> None:
     r = await post(tiny_client, {"query": "query($n: String!) { hello(name: $n) }"}, GRAPHQL_RESPONSE)
-    assert r.status_code == 422
+    assert r.status_code == 400
+    assert "data" not in r.json()
 
 
 async def test_unknown_operation_name_is_a_request_error(tiny_client: httpx.AsyncClient) -> None:
     body = {"query": "query A { hello } query B { hello }", "operationName": "C"}
     r = await post(tiny_client, body, GRAPHQL_RESPONSE)
-    assert r.status_code == 422
-    assert "C" in r.json()["errors"][0]["message"]
+    assert r.status_code == 400
+    [error] = r.json()["errors"]
+    assert "C" in error["message"]
+    assert error["extensions"] == {"code": "UNKNOWN_OPERATION"}
+
+
+@pytest.mark.parametrize(
+    "query", ["query A { hello } query B { hello }", "query A { hello } mutation B { touch }"]
+)
+async def test_several_operations_without_operation_name_are_a_request_error(
+    tiny_client: httpx.AsyncClient, query: str
+) -> None:
+    r = await post(tiny_client, {"query": query}, GRAPHQL_RESPONSE)
+    assert r.status_code == 400
+    assert "data" not in r.json()
+    assert r.json()["errors"][0]["extensions"]["code"] == "OPERATION_NAME_REQUIRED"
+    legacy = await post(tiny_client, {"query": query}, LEGACY)
+    assert legacy.status_code == 200
+    assert "data" not in legacy.json()
 
 
 async def test_subscription_over_post_is_refused_with_a_pointer(tiny_client: httpx.AsyncClient) -> None:
     r = await post(tiny_client, {"query": "subscription { ticks }"}, GRAPHQL_RESPONSE)
-    assert r.status_code == 422
+    assert r.status_code == 400
     assert "graphql-transport-ws" in r.json()["errors"][0]["message"]
 
 
