@@ -18,7 +18,7 @@ from conduit.db.tenancy import TenantScope
 from conduit.events.catalog import EVENT_TYPES
 from conduit.schema import ids
 from conduit.schema.context import Info
-from conduit.schema.errors import BadInput, ForbiddenError, NotFoundError, ValidationError
+from conduit.schema.errors import ForbiddenError, NotFoundError, ValidationError, decoded_pk
 from conduit.schema.permissions import forbidden, require
 from conduit.schema.types.app import App, AppInstallation, AppKind, EventTypeInfo
 from conduit.schema.types.delivery import Delivery
@@ -104,15 +104,8 @@ SendTestEventResult = Annotated[
 ]
 
 
-def _pk(global_id: str, type_name: str) -> int | None:
-    try:
-        return ids.decode_as(global_id, type_name)
-    except ids.InvalidId:
-        return None
-
-
 async def _owned_app(info: Info, session: AsyncSession, app_id: str) -> models.App | None:
-    pk = _pk(app_id, "App")
+    pk = ids.pk_or_none(app_id, "App")
     if pk is None:
         return None
     app = await TenantScope(session, info.context.viewer.organization_id).get(models.App, pk)
@@ -146,8 +139,7 @@ class AppQuery:
     @strawberry.field(description="One app this organization owns.")
     async def app(self, info: Info, id: strawberry.ID) -> App | None:
         require(info, "app:read")
-        if _pk(id, "App") is None:
-            raise BadInput(f"{id!r} is not the id of an App")
+        decoded_pk(id, "App", "id")  # a malformed id is the client's mistake, not a missing app
         async with info.context.runtime.sessions() as session:
             app = await _owned_app(info, session, id)
         return None if app is None else App.from_model(app)
@@ -247,7 +239,7 @@ class AppMutation:
         if err := forbidden(info, "app:write"):
             return err
         viewer = info.context.viewer
-        pk = _pk(app_id, "App")
+        pk = ids.pk_or_none(app_id, "App")
         async with info.context.runtime.sessions() as session:
             app = None if pk is None else await session.get(models.App, pk)
             # Public apps are installable by anyone holding their id; internal ones only by their owner.
@@ -265,7 +257,9 @@ class AppMutation:
                     required_scope=beyond[0],
                 )
             try:
-                grant = await service.install(session, app, viewer.organization_id, actor=viewer.actor)
+                grant = await service.install(
+                    session, info.context.runtime, app, viewer.organization_id, actor=viewer.actor
+                )
             except service.InstallError as exc:
                 return ValidationError(message=str(exc), field="appId")
             await session.commit()
@@ -281,7 +275,7 @@ class AppMutation:
     async def uninstall_app(self, info: Info, installation_id: strawberry.ID) -> UninstallAppResult:
         if err := forbidden(info, "app:write"):
             return err
-        pk = _pk(installation_id, "AppInstallation")
+        pk = ids.pk_or_none(installation_id, "AppInstallation")
         async with info.context.runtime.sessions() as session:
             scope = TenantScope(session, info.context.viewer.organization_id)
             inst = None if pk is None else await scope.get(models.AppInstallation, pk)
@@ -326,4 +320,6 @@ class AppMutation:
             await session.flush()
             fanout.schedule(session, delivery, trigger="manual", ordered=False)
             await session.commit()
-        return SendTestEventPayload(delivery=Delivery.from_model(delivery, []))
+        return SendTestEventPayload(
+            delivery=Delivery.from_model(delivery, [], info.context.viewer.organization_id)
+        )

@@ -13,7 +13,7 @@ from conduit.db.tenancy import TenantScope
 from conduit.schema import ids
 from conduit.schema.context import Info
 from conduit.schema.errors import BadInput, ForbiddenError, NotFoundError, ValidationError
-from conduit.schema.pagination import Connection, InvalidCursor, Page, SortKey, clamp_first, connection
+from conduit.schema.pagination import Connection, Page, SortKey, connection, page_size, position
 from conduit.schema.permissions import forbidden, require
 from conduit.schema.types.app import AppHealth, DeliveryFilter
 from conduit.schema.types.delivery import Delivery
@@ -40,18 +40,18 @@ def _filters(f: DeliveryFilter | None) -> log.Filters:
 async def _page(
     info: Info, stmt: Select[models.Delivery], f: DeliveryFilter | None, first: int | None, after: str | None
 ) -> Connection[Delivery]:
-    try:
-        n = clamp_first(first)
-        stmt = log.filtered(stmt, _filters(f)).order_by(*DELIVERY_SORT.order_by()).limit(n + 1)
-        if after:
-            stmt = stmt.where(DELIVERY_SORT.after(after))
-    except (InvalidCursor, ValueError) as exc:
-        raise BadInput(str(exc)) from exc
+    n, start = page_size(first), position(DELIVERY_SORT, after)
+    stmt = log.filtered(stmt, _filters(f)).order_by(*DELIVERY_SORT.order_by()).limit(n + 1)
+    if start is not None:
+        stmt = stmt.where(DELIVERY_SORT.where_after(start))
     async with info.context.runtime.sessions() as session:
         rows = list((await session.execute(stmt)).scalars())
         attempts = await log.attempts_of(session, [r.id for r in rows[:n]])
+    viewer_org = info.context.viewer.organization_id
     return connection(
-        Page(rows[:n], len(rows) > n), DELIVERY_SORT, lambda d: Delivery.from_model(d, attempts[d.id])
+        Page(rows[:n], len(rows) > n),
+        DELIVERY_SORT,
+        lambda d: Delivery.from_model(d, attempts[d.id], viewer_org),
     )
 
 
@@ -73,7 +73,9 @@ async def installation_deliveries(
 async def app_health(info: Info, app: models.App, window: timedelta) -> AppHealth:
     require(info, "webhook:read")
     if not timedelta(seconds=1) <= window <= MAX_WINDOW:
-        raise BadInput(f"windowSeconds must be 1 to {int(MAX_WINDOW.total_seconds())}")
+        raise BadInput(
+            f"windowSeconds must be 1 to {int(MAX_WINDOW.total_seconds())}", argument="windowSeconds"
+        )
     async with info.context.runtime.sessions() as session:
         return AppHealth.from_health(await log.health(session, app, window))
 
@@ -103,9 +105,8 @@ class DeliveryMutation:
     async def redeliver(self, info: Info, delivery_id: strawberry.ID) -> RedeliverResult:
         if err := forbidden(info, "webhook:write"):
             return err
-        try:
-            pk = ids.decode_as(delivery_id, "Delivery")
-        except ids.InvalidId:
+        pk = ids.pk_or_none(delivery_id, "Delivery")
+        if pk is None:
             return NotFoundError(message="delivery not found")
         async with info.context.runtime.sessions() as session:
             # Only the app's owner re-sends: it is their endpoint that receives it.
@@ -116,7 +117,9 @@ class DeliveryMutation:
             await log.redeliver(session, delivery)
             await session.commit()
             attempts = await log.attempts_of(session, [delivery.id])
-        return RedeliverPayload(delivery=Delivery.from_model(delivery, attempts[delivery.id]))
+        return RedeliverPayload(
+            delivery=Delivery.from_model(delivery, attempts[delivery.id], info.context.viewer.organization_id)
+        )
 
     @strawberry.mutation(
         description="Enable the app's endpoint again and re-send every delivery that failed since `since`."
@@ -132,9 +135,8 @@ class DeliveryMutation:
             return ValidationError(
                 message=f"`since` reaches past the {log.RETENTION.days}-day log", field="since"
             )
-        try:
-            pk = ids.decode_as(app_id, "App")
-        except ids.InvalidId:
+        pk = ids.pk_or_none(app_id, "App")
+        if pk is None:
             return NotFoundError(message="app not found")
         async with info.context.runtime.sessions() as session:
             app = await TenantScope(session, info.context.viewer.organization_id).get(models.App, pk)

@@ -56,13 +56,14 @@ class IssueMutation:
             return err
         try:
             issue_pk = ids.decode_as(input.id, "Issue")
-            assignee_pk = (
-                ids.decode_as(input.assignee_id, "Member")
-                if input.assignee_id is not strawberry.UNSET and input.assignee_id is not None
-                else None
-            )
         except ids.InvalidId as exc:
-            return ValidationError(message=str(exc), field="assigneeId" if "Member" in str(exc) else "id")
+            return ValidationError(message=str(exc), field="id")
+        assignee_pk = None
+        if input.assignee_id is not strawberry.UNSET and input.assignee_id is not None:
+            try:
+                assignee_pk = ids.decode_as(input.assignee_id, "Member")
+            except ids.InvalidId as exc:
+                return ValidationError(message=str(exc), field="assigneeId")
         org_id = info.context.viewer.organization_id
         async with info.context.runtime.sessions() as session:
             scope = TenantScope(session, org_id)

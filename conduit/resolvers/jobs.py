@@ -10,8 +10,8 @@ from conduit.db import models
 from conduit.jobs import admin
 from conduit.schema import ids
 from conduit.schema.context import Info
-from conduit.schema.errors import BadInput, ForbiddenError, NotFoundError
-from conduit.schema.pagination import Connection, InvalidCursor, Page, SortKey, clamp_first, connection
+from conduit.schema.errors import ForbiddenError, NotFoundError
+from conduit.schema.pagination import Connection, Page, SortKey, connection, page_size, position
 from conduit.schema.permissions import forbidden, require
 from conduit.schema.types.job import Job, JobQueueStats, JobState
 
@@ -40,11 +40,8 @@ class JobQuery:
         after: str | None = None,
     ) -> Connection[Job]:
         require(info, "job:read")
-        n = clamp_first(first)
-        try:
-            after_id = JOB_SORT.decode(after)[1] if after else None
-        except InvalidCursor as exc:
-            raise BadInput(str(exc)) from exc
+        n, start = page_size(first), position(JOB_SORT, after)
+        after_id = None if start is None else start[1]
         async with info.context.runtime.sessions() as session:
             rows = await admin.list_jobs(
                 session,
@@ -70,9 +67,8 @@ class JobMutation:
     async def retry_job(self, info: Info, id: strawberry.ID) -> RetryJobResult:
         if err := forbidden(info, "job:write"):
             return err
-        try:
-            pk = ids.decode_as(id, "Job")
-        except ids.InvalidId:
+        pk = ids.pk_or_none(id, "Job")
+        if pk is None:
             return NotFoundError(message="job not found")
         async with info.context.runtime.sessions() as session:
             row = await admin.retry_job(session, info.context.viewer.organization_id, pk)

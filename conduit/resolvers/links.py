@@ -56,17 +56,13 @@ UnlinkExternalIssueResult = Annotated[
 ]
 
 
-def _pk(global_id: str, kind: str) -> int | None:
-    try:
-        return ids.decode_as(global_id, kind)
-    except ids.InvalidId:
-        return None
-
-
 async def _issue_and_installation(
     scope: TenantScope, issue_id: str, installation_id: str
 ) -> tuple[models.Issue, models.Installation] | NotFoundError:
-    issue_pk, installation_pk = _pk(issue_id, "Issue"), _pk(installation_id, "Installation")
+    issue_pk, installation_pk = (
+        ids.pk_or_none(issue_id, "Issue"),
+        ids.pk_or_none(installation_id, "Installation"),
+    )
     issue = await scope.get(models.Issue, issue_pk) if issue_pk else None
     if issue is None:
         return NotFoundError(message="issue not found")
@@ -81,7 +77,7 @@ class LinkQuery:
     @strawberry.field(description="A ticket being created from an issue.")
     async def ticket_request(self, info: Info, id: strawberry.ID) -> TicketRequest | None:
         require(info, "issue:read")
-        pk = _pk(id, "TicketRequest")
+        pk = ids.pk_or_none(id, "TicketRequest")
         if pk is None:
             return None
         async with info.context.runtime.sessions() as session:
@@ -165,7 +161,7 @@ class LinkMutation:
     async def unlink_external_issue(self, info: Info, link_id: strawberry.ID) -> UnlinkExternalIssueResult:
         if err := forbidden(info, "issue:write"):
             return err
-        pk = _pk(link_id, "IssueLink")
+        pk = ids.pk_or_none(link_id, "IssueLink")
         async with info.context.runtime.sessions() as session:
             scope = TenantScope(session, info.context.viewer.organization_id)
             link = await scope.get(models.IssueLink, pk) if pk else None

@@ -8,7 +8,7 @@ import strawberry
 
 from conduit.schema import ids
 from conduit.schema.context import Info
-from conduit.schema.errors import BadInput
+from conduit.schema.errors import decoded_id, decoded_pk
 from conduit.schema.permissions import require
 from conduit.schema.types.event import Event
 from conduit.schema.types.installation import Installation
@@ -24,18 +24,14 @@ class Viewer:
     scopes: list[str]
     organization_pk: strawberry.Private[int]
 
-    @strawberry.field
-    async def organization(self, info: Info) -> Organization:
+    @strawberry.field(description="The id of the token's organization, which any token may know.")
+    def organization_id(self) -> strawberry.ID:
+        return strawberry.ID(ids.encode("Organization", self.organization_pk))
+
+    @strawberry.field(description="Null, with a FORBIDDEN error, for a token without `org:read`.")
+    async def organization(self, info: Info) -> Organization | None:
         row = await info.context.loaders.organization.load(self.organization_pk)
-        assert row is not None  # a live token's organization exists
-        return Organization.from_model(row)
-
-
-def _pk(global_id: str, type_name: str) -> int:
-    try:
-        return ids.decode_as(global_id, type_name)
-    except ids.InvalidId as exc:
-        raise BadInput(str(exc)) from exc
+        return Organization.from_model(row) if row else None
 
 
 # Global id type → (scope needed, loader attribute, GraphQL type).
@@ -50,10 +46,7 @@ NODE_TYPES: dict[str, tuple[str, str, Any]] = {
 
 
 async def load_node(info: Info, global_id: str) -> Node | None:
-    try:
-        kind, pk = ids.decode(global_id)
-    except ids.InvalidId as exc:
-        raise BadInput(str(exc)) from exc
+    kind, pk = decoded_id(global_id, "id")
     if kind not in NODE_TYPES:
         return None
     scope, loader, type_ = NODE_TYPES[kind]
@@ -79,13 +72,13 @@ class RootQuery:
     @strawberry.field
     async def project(self, info: Info, id: strawberry.ID) -> Project | None:
         require(info, "project:read")
-        row = await info.context.loaders.project.load(_pk(id, "Project"))
+        row = await info.context.loaders.project.load(decoded_pk(id, "Project", "id"))
         return Project.from_model(row) if row else None
 
     @strawberry.field
     async def issue(self, info: Info, id: strawberry.ID) -> Issue | None:
         require(info, "issue:read")
-        row = await info.context.loaders.issue.load(_pk(id, "Issue"))
+        row = await info.context.loaders.issue.load(decoded_pk(id, "Issue", "id"))
         return Issue.from_model(row) if row else None
 
     @strawberry.field(description="Any object by its global id; null when it does not exist or is not yours.")

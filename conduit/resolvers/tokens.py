@@ -1,4 +1,4 @@
-"""API token mutations. A token can mint only tokens with scopes it holds itself."""
+"""API token mutations. A token can mint, and revoke, only tokens whose scopes it holds itself."""
 
 from __future__ import annotations
 
@@ -68,18 +68,29 @@ class TokenMutation:
             await session.commit()
         return CreateApiTokenPayload(token=ApiToken.from_model(row), value=value)
 
-    @strawberry.mutation(description="Revoke a token at once. Revoking a revoked token changes nothing.")
+    @strawberry.mutation(
+        description="Revoke a token at once; needs every scope the token holds. Revoking a revoked token "
+        "changes nothing."
+    )
     async def revoke_api_token(self, info: Info, id: strawberry.ID) -> RevokeApiTokenResult:
         if err := forbidden(info, "token:write"):
             return err
-        try:
-            pk = ids.decode_as(id, "ApiToken")
-        except ids.InvalidId:
+        pk = ids.pk_or_none(id, "ApiToken")
+        if pk is None:
             return NotFoundError(message="token not found")
+        viewer = info.context.viewer
         async with info.context.runtime.sessions() as session:
-            row = await TenantScope(session, info.context.viewer.organization_id).get(models.ApiToken, pk)
+            row = await TenantScope(session, viewer.organization_id).get(models.ApiToken, pk)
             if row is None:
                 return NotFoundError(message="token not found")
+            # Revoking is taking power away: only a token holding all of the target's scopes may do it,
+            # as only such a token could have minted it.
+            beyond = [s for s in row.scopes if not viewer.can(s)]
+            if beyond:
+                return ForbiddenError(
+                    message=f"cannot revoke a token with scopes this token lacks: {', '.join(beyond)}",
+                    required_scope=beyond[0],
+                )
             if row.revoked_at is None:
                 row.revoked_at = utcnow()
                 await session.commit()

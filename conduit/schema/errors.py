@@ -5,6 +5,8 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLError
 
+from conduit.schema import ids
+
 
 @strawberry.interface
 class UserError:
@@ -34,5 +36,26 @@ class Forbidden(GraphQLError):
 
 
 class BadInput(GraphQLError):
-    def __init__(self, message: str) -> None:
-        super().__init__(message, extensions={"code": "BAD_USER_INPUT"})
+    """Input the client must change: says what was wrong, and names the argument when there is one."""
+
+    def __init__(self, message: str, argument: str | None = None) -> None:
+        extensions: dict[str, object] = {"code": "BAD_USER_INPUT"}
+        if argument is not None:
+            extensions["argument"] = argument
+        super().__init__(message, extensions=extensions)
+
+
+def decoded_id(global_id: str, argument: str) -> tuple[str, int]:
+    """A global id argument as (type name, pk); BAD_USER_INPUT naming the argument when it is not one."""
+    try:
+        return ids.decode(global_id)
+    except ids.InvalidId as exc:
+        raise BadInput(str(exc), argument=argument) from None
+
+
+def decoded_pk(global_id: str, type_name: str, argument: str) -> int:
+    """The pk of a `type_name` id argument; BAD_USER_INPUT naming the argument when it is not one."""
+    try:
+        return ids.decode_as(global_id, type_name)
+    except ids.InvalidId as exc:
+        raise BadInput(str(exc), argument=argument) from None

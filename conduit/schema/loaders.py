@@ -26,7 +26,7 @@ from conduit.db.models import (
 )
 from conduit.db.models.integrations import TrackerWebhook
 from conduit.db.tenancy import TenantScope
-from conduit.schema.pagination import Page, SortKey
+from conduit.schema.pagination import Page, Position, SortKey
 from conduit.sync import revalidate
 
 M = TypeVar("M", bound=TenantMixin)
@@ -38,7 +38,7 @@ class IssueFilter:
     query: str | None
     sort: str  # one of ISSUE_SORTS
     first: int
-    after: str | None
+    after: Position | None  # decoded by the resolver, so a bad cursor fails only its own field
 
 
 ISSUE_SORTS: dict[str, SortKey] = {
@@ -72,7 +72,7 @@ class Loaders:
             self._load_issue_links
         )
         self.issue_page: DataLoader[tuple[int, IssueFilter], Page[Issue]] = DataLoader(self._load_issue_pages)
-        self.event_page: DataLoader[tuple[int, int, str | None], Page[Event]] = DataLoader(
+        self.event_page: DataLoader[tuple[int, int, Position | None], Page[Event]] = DataLoader(
             self._load_event_pages
         )
 
@@ -152,8 +152,8 @@ class Loaders:
                     conditions.append(Issue.status == flt.status)
                 if flt.query:
                     conditions.append(Issue.title.ilike(f"%{_escape_like(flt.query)}%", escape="\\"))
-                if flt.after:
-                    conditions.append(sort.after(flt.after))
+                if flt.after is not None:
+                    conditions.append(sort.where_after(flt.after))
                 pages = await self._windowed(
                     session, scope, Issue, Issue.project_id, conditions, sort, flt.first
                 )
@@ -161,17 +161,17 @@ class Loaders:
                     results[(pid, flt)] = pages.get(pid, Page([], False))
         return [results[k] for k in keys]
 
-    async def _load_event_pages(self, keys: list[tuple[int, int, str | None]]) -> list[Page[Event]]:
-        groups: dict[tuple[int, str | None], list[int]] = defaultdict(list)
+    async def _load_event_pages(self, keys: list[tuple[int, int, Position | None]]) -> list[Page[Event]]:
+        groups: dict[tuple[int, Position | None], list[int]] = defaultdict(list)
         for issue_id, first, after in keys:
             groups[(first, after)].append(issue_id)
-        results: dict[tuple[int, int, str | None], Page[Event]] = {}
+        results: dict[tuple[int, int, Position | None], Page[Event]] = {}
         async with self._sessions() as session:
             scope = TenantScope(session, self.organization_id)
             for (first, after), issue_ids in groups.items():
                 conditions: list[Any] = [Event.issue_id.in_(issue_ids)]
-                if after:
-                    conditions.append(EVENT_SORT.after(after))
+                if after is not None:
+                    conditions.append(EVENT_SORT.where_after(after))
                 pages = await self._windowed(
                     session, scope, Event, Event.issue_id, conditions, EVENT_SORT, first
                 )

@@ -15,7 +15,7 @@ from conduit.runtime import Runtime
 from tests.apps.conftest import GQL
 from tests.conftest import Tenant
 
-VIEWER = "{ viewer { scopes organization { id } } }"
+VIEWER = "{ viewer { scopes organizationId } }"
 
 
 def basic(client_id: str, secret: str) -> dict[str, str]:
@@ -60,7 +60,7 @@ async def test_code_exchange_gives_tokens_limited_to_the_installing_org(
     seen = (await graphql(http, body["access_token"])).json()["data"]["viewer"]
     assert seen["scopes"] == ["issue:read"]
     own_org = (await http.post("/graphql", json={"query": VIEWER}, headers=tenant2.auth)).json()
-    assert seen["organization"]["id"] == own_org["data"]["viewer"]["organization"]["id"]
+    assert seen["organizationId"] == own_org["data"]["viewer"]["organizationId"]
     # The scope the app was not granted is refused.
     denied = (await graphql(http, body["access_token"], "{ apps { id } }")).json()
     assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
@@ -75,7 +75,40 @@ async def test_code_exchange_gives_tokens_limited_to_the_installing_org(
         },
     )
     assert again.status_code == 400
-    assert again.json() == {"error": "invalid_grant", "error_description": "the grant code was already used"}
+    assert again.json() == {
+        "error": "invalid_grant",
+        "error_description": "the grant code was already used; the tokens issued for it are revoked",
+    }
+
+
+async def test_a_reused_code_revokes_every_token_that_came_of_it(
+    http: httpx.AsyncClient, gql: GQL, tenant: Tenant, tenant2: Tenant
+) -> None:
+    app, install = await installed(gql, tenant, tenant2)
+    creds = basic(app["app"]["clientId"], app["clientSecret"])
+    exchange = {"grant_type": "authorization_code", "code": install["code"]}
+    first = (await token(http, exchange, creds)).json()
+    assert (await graphql(http, first["access_token"])).status_code == 200
+    refreshed = (
+        await token(http, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}, creds)
+    ).json()
+    assert (await graphql(http, refreshed["access_token"])).status_code == 200
+    # Another installation's tokens of the same app are not its descendants and keep working.
+    other = await gql.install(tenant.token, app["app"]["id"])
+    unrelated = (await token(http, {"grant_type": "authorization_code", "code": other["code"]}, creds)).json()
+
+    again = await token(http, exchange, creds)
+    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+    assert "revoked" in again.json()["error_description"]
+    for access in (first["access_token"], refreshed["access_token"]):
+        assert (await graphql(http, access)).status_code == 401
+    for refresh_token in (first["refresh_token"], refreshed["refresh_token"]):
+        r = await token(http, {"grant_type": "refresh_token", "refresh_token": refresh_token}, creds)
+        assert r.json()["error"] == "invalid_grant"
+    assert (await graphql(http, unrelated["access_token"])).status_code == 200
+    # A third try finds nothing left to revoke and says only that the code was used.
+    third = await token(http, exchange, creds)
+    assert third.json()["error_description"] == "the grant code was already used"
 
 
 async def test_verify_install_stays_pending_until_the_code_is_exchanged(

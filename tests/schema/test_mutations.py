@@ -121,6 +121,36 @@ async def test_token_cannot_escalate(gql: Execute, tenant: Tenant) -> None:
     assert data["createApiToken"]["__typename"] == "CreateApiTokenPayload"
 
 
+REVOKE = """mutation($id: ID!) { revokeApiToken(id: $id) {
+  __typename ... on RevokeApiTokenPayload { token { revokedAt } } ... on ForbiddenError { requiredScope } } }"""
+
+
+async def test_revoking_needs_the_target_tokens_scopes(
+    runtime: Runtime, gql: Execute, tenant: Tenant
+) -> None:
+    data = await gql(tenant.token, CREATE_TOKEN, {"name": "revoker", "scopes": ["token:write"]})
+    limited = data["createApiToken"]["value"]
+    tokens = await gql(tenant.token, "{ organization { apiTokens { nodes { id scopes } } } }")
+    admin_id = next(t["id"] for t in tokens["organization"]["apiTokens"]["nodes"] if t["scopes"] == ["admin"])
+
+    refused = (await gql(limited, REVOKE, {"id": admin_id}))["revokeApiToken"]
+    assert refused == {"__typename": "ForbiddenError", "requiredScope": "admin"}
+    async with runtime.sessions() as session:
+        assert await authenticate(session, tenant.token) is not None  # the admin token still works
+
+    data = await gql(tenant.token, CREATE_TOKEN, {"name": "reader", "scopes": ["issue:read", "token:read"]})
+    reader_id = data["createApiToken"]["token"]["id"]
+    refused = (await gql(limited, REVOKE, {"id": reader_id}))["revokeApiToken"]
+    assert refused == {"__typename": "ForbiddenError", "requiredScope": "issue:read"}
+
+    # `token:write` covers `token:read`; admin covers everything.
+    data = await gql(tenant.token, CREATE_TOKEN, {"name": "peer", "scopes": ["token:read"]})
+    peer = (await gql(limited, REVOKE, {"id": data["createApiToken"]["token"]["id"]}))["revokeApiToken"]
+    assert peer["__typename"] == "RevokeApiTokenPayload" and peer["token"]["revokedAt"]
+    done = (await gql(tenant.token, REVOKE, {"id": reader_id}))["revokeApiToken"]
+    assert done["__typename"] == "RevokeApiTokenPayload"
+
+
 async def test_revoke_other_tenants_token_is_not_found(gql: Execute, tenant: Tenant, tenant2: Tenant) -> None:
     data = await gql(tenant.token, CREATE_TOKEN, {"name": "mine", "scopes": ["issue:read"]})
     token_id = data["createApiToken"]["token"]["id"]

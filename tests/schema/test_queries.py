@@ -171,7 +171,7 @@ async def test_malformed_ids_and_cursors_are_clear_errors(gql: Execute, tenant: 
     result = await gql(
         tenant.token, f'{{ project(id: "{pid}") {{ issues(first: -1) {{ nodes {{ id }} }} }} }}', ok=False
     )
-    assert result.errors and "cannot be negative" in result.errors[0].message
+    assert result.errors and "must be between 0 and 100" in result.errors[0].message
 
 
 async def test_installations_hang_off_the_organization(

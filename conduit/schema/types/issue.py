@@ -10,8 +10,9 @@ from sqlalchemy import select
 from conduit.db import models
 from conduit.schema import ids
 from conduit.schema.context import Info
+from conduit.schema.errors import decoded_id
 from conduit.schema.loaders import EVENT_SORT
-from conduit.schema.pagination import Connection, clamp_first, connection
+from conduit.schema.pagination import Connection, connection, page_size, position
 from conduit.schema.permissions import require
 from conduit.schema.types.event import Event
 from conduit.schema.types.member import Member
@@ -64,19 +65,18 @@ class Issue(Node):
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Issue | None:
         require(info, "issue:read")
-        kind, pk = ids.decode(id)
+        kind, pk = decoded_id(id, "representations")
         row = await info.context.loaders.issue.load(pk) if kind == "Issue" else None
         return cls.from_model(row) if row else None
 
-    @strawberry.field
+    @strawberry.field(description="Null, with a FORBIDDEN error, for a token without `project:read`.")
     async def project(
         self, info: Info
-    ) -> Annotated[Project, strawberry.lazy("conduit.schema.types.project")]:
+    ) -> Annotated[Project, strawberry.lazy("conduit.schema.types.project")] | None:
         from conduit.schema.types.project import Project
 
         row = await info.context.loaders.project.load(self.project_pk)
-        assert row is not None  # an issue's project is in the same organization
-        return Project.from_model(row)
+        return Project.from_model(row) if row else None
 
     @strawberry.field
     async def assignee(self, info: Info) -> Member | None:
@@ -96,7 +96,8 @@ class Issue(Node):
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> Connection[Event]:
         require(info, "event:read")
-        page = await info.context.loaders.event_page.load((self.pk, clamp_first(first), after))
+        key = (self.pk, page_size(first), position(EVENT_SORT, after))
+        page = await info.context.loaders.event_page.load(key)
         return connection(page, EVENT_SORT, Event.from_model)
 
     @strawberry.field(description="Comments, oldest first.")
@@ -108,15 +109,15 @@ class Issue(Node):
         from conduit.schema.types.comment import COMMENT_SORT, Comment
 
         require(info, "issue:read")
-        limit = clamp_first(first)
+        limit, start = page_size(first), position(COMMENT_SORT, after)
         stmt = (
             select(CommentRow)
             .where(CommentRow.issue_id == self.pk)
             .order_by(*COMMENT_SORT.order_by())
             .limit(limit + 1)
         )
-        if after:
-            stmt = stmt.where(COMMENT_SORT.after(after))
+        if start is not None:
+            stmt = stmt.where(COMMENT_SORT.where_after(start))
         async with info.context.runtime.sessions() as session:
             rows = list((await session.execute(stmt)).scalars())
         page = Page(rows=rows[:limit], has_next=len(rows) > limit)

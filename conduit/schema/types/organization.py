@@ -8,6 +8,7 @@ import strawberry
 from conduit.db import models
 from conduit.schema import ids
 from conduit.schema.context import Info
+from conduit.schema.errors import decoded_id
 from conduit.schema.listing import tenant_page
 from conduit.schema.pagination import Connection, SortKey
 from conduit.schema.permissions import require
@@ -44,7 +45,7 @@ class Organization(Node):
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Organization | None:
         require(info, "org:read")
-        kind, pk = ids.decode(id)
+        kind, pk = decoded_id(id, "representations")
         row = await info.context.loaders.organization.load(pk) if kind == "Organization" else None
         return cls.from_model(row) if row else None
 

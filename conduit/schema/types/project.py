@@ -11,8 +11,9 @@ from conduit.db import models
 from conduit.db.tenancy import TenantScope
 from conduit.schema import ids
 from conduit.schema.context import Info
+from conduit.schema.errors import decoded_id
 from conduit.schema.loaders import ISSUE_SORTS, IssueFilter
-from conduit.schema.pagination import Connection, clamp_first, connection
+from conduit.schema.pagination import Connection, connection, page_size, position
 from conduit.schema.permissions import require
 from conduit.schema.types.issue import Issue, IssueStatus
 from conduit.schema.types.node import Node
@@ -60,19 +61,18 @@ class Project(Node):
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Project | None:
         require(info, "project:read")
-        kind, pk = ids.decode(id)
+        kind, pk = decoded_id(id, "representations")
         row = await info.context.loaders.project.load(pk) if kind == "Project" else None
         return cls.from_model(row) if row else None
 
-    @strawberry.field
+    @strawberry.field(description="Null, with a FORBIDDEN error, for a token without `org:read`.")
     async def organization(
         self, info: Info
-    ) -> Annotated[Organization, strawberry.lazy("conduit.schema.types.organization")]:
+    ) -> Annotated[Organization, strawberry.lazy("conduit.schema.types.organization")] | None:
         from conduit.schema.types.organization import Organization
 
         row = await info.context.loaders.organization.load(self.organization_pk)
-        assert row is not None
-        return Organization.from_model(row)
+        return Organization.from_model(row) if row else None
 
     @strawberry.field(description="Issues of this project. `query` matches the title, case-insensitively.")
     async def issues(
@@ -89,8 +89,8 @@ class Project(Node):
             status=models.IssueStatus(status.value) if status else None,
             query=(query or "").strip()[:200] or None,
             sort=sort.value,
-            first=clamp_first(first),
-            after=after,
+            first=page_size(first),
+            after=position(ISSUE_SORTS[sort.value], after),
         )
         page = await info.context.loaders.issue_page.load((self.pk, flt))
         return connection(page, ISSUE_SORTS[sort.value], Issue.from_model)
