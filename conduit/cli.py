@@ -8,10 +8,15 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from conduit.settings import ConfigurationError, Settings, get_settings
+
+if TYPE_CHECKING:
+    import uvicorn
+    from starlette.applications import Starlette
 
 log = logging.getLogger("conduit.cli")
 
@@ -28,6 +33,17 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def server_config(app: Starlette, host: str, port: int) -> uvicorn.Config:
+    """How `conduit serve` runs uvicorn; its access log redacts secret query parameters (conduit.logs)."""
+    import uvicorn
+
+    from conduit.logs import install_access_log_redaction
+
+    config = uvicorn.Config(app, host=host, port=port, log_level="info", proxy_headers=True)
+    install_access_log_redaction()
+    return config
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -36,7 +52,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if settings.is_sqlite:
         # Embedded mode is one command: the schema is brought up to date before serving.
         _migrate(settings)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info", proxy_headers=True)
+    uvicorn.Server(server_config(create_app(settings), args.host, args.port)).run()
     return 0
 
 

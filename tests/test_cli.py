@@ -1,12 +1,23 @@
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
+import httpx
+import uvicorn
+
+from conduit.app import create_app
+from conduit.cli import server_config
+from conduit.runtime import Runtime
 from conduit.schema.sdl import export_sdl
+from tests.conftest import free_port
+from tests.logrecords import recording
 
 
 def run_cli(
@@ -72,3 +83,30 @@ def test_export_schema_writes_the_sdl(tmp_path: Path) -> None:
     r = run_cli("export-schema", "-o", str(target))
     assert r.returncode == 0, r.stderr
     assert target.read_text() == export_sdl()
+
+
+async def test_serve_access_log_redacts_secret_query_parameters(runtime: Runtime) -> None:
+    """A real request through the uvicorn set-up `conduit serve` uses, its access records captured."""
+    port = free_port()
+    server = uvicorn.Server(server_config(create_app(runtime.settings), "127.0.0.1", port))
+    thread = threading.Thread(target=server.run, daemon=True)
+    # After the config: uvicorn's logging set-up replaces handlers, and this one must stay.
+    with recording(("uvicorn.access",), until="/oauth/github/callback", level=logging.INFO) as logged:
+        thread.start()
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+                for _ in range(600):
+                    if server.started:
+                        break
+                    await asyncio.sleep(0.05)
+                await client.get("/oauth/github/callback", params={"code": "C0DE-1", "state": "ST4TE-2"})
+                await client.post("/api/1/store/?sentry_key=K3Y-3&sentry_version=7", content=b"{}")
+            assert logged.seen.wait(30), logged.messages()
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+    lines = "\n".join(logged.messages())
+    assert "/oauth/github/callback?code=[redacted]&state=[redacted]" in lines
+    assert "/api/1/store/?sentry_key=[redacted]&sentry_version=7" in lines
+    for secret in ("C0DE-1", "ST4TE-2", "K3Y-3"):
+        assert secret not in lines

@@ -25,6 +25,7 @@ from conduit.db.models import (
     AppToken,
     AppWebhookSecret,
 )
+from conduit.events import sealed
 from conduit.events.catalog import EVENT_TYPES
 from conduit.events.emit import emit
 from conduit.runtime import Runtime
@@ -224,9 +225,17 @@ class InstallError(ValueError):
 
 
 async def install(
-    session: AsyncSession, app: App, organization_id: int, actor: dict[str, Any] | None = None
+    session: AsyncSession,
+    runtime: Runtime,
+    app: App,
+    organization_id: int,
+    actor: dict[str, Any] | None = None,
 ) -> Grant:
-    """Install `app` in an organization (or reinstall it, keeping the same installation) with a grant."""
+    """Install `app` in an organization (or reinstall it, keeping the same installation) with a grant.
+
+    The code is returned to the caller in clear and travels to the app sealed (conduit.events.sealed):
+    the outbox row and the delivery row keep it encrypted, only its hash is kept on the grant.
+    """
     if app.kind is AppKind.INTERNAL and app.organization_id != organization_id:
         raise InstallError("an internal app is installed only in the organization that owns it")
     now = utcnow()
@@ -259,7 +268,7 @@ async def install(
         organization_id,
         {
             "app_installation": installation_resource(inst),
-            "code": code,
+            "code": sealed.seal(runtime.secrets, code),
             "code_expires_at": expires_at.isoformat(),
         },
         actor=actor,

@@ -3,22 +3,28 @@
 Grants: `authorization_code` (an installation's grant code), `refresh_token`, and
 `client_credentials` for internal apps. Clients authenticate with HTTP Basic or with `client_id` and
 `client_secret` in the body, not both. Errors follow §5.2: `{"error", "error_description"}`.
+
+The endpoint is unauthenticated until the body is read, so the body goes through the shared bounded
+reader: at most `MAX_BODY` bytes are held and a slow body is cut off (413 / 408, still in §5.2's shape).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from urllib.parse import parse_qsl, unquote
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from conduit import request_body
 from conduit.auth import app_tokens
 from conduit.auth.app_tokens import OAuthError
 from conduit.runtime import Runtime
 
+log = logging.getLogger("conduit.auth.oauth")
 MAX_BODY = 16 * 1024
 FORM = "application/x-www-form-urlencoded"
 GRANTS = ("authorization_code", "refresh_token", "client_credentials")
@@ -55,13 +61,16 @@ def _basic(header: str) -> tuple[str, str]:
     return unquote(client_id), unquote(secret)
 
 
-async def _form(request: Request) -> dict[str, str]:
+async def _form(request: Request, deadline: float) -> dict[str, str]:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != FORM:
         raise OAuthError("invalid_request", f"send the parameters as {FORM}")
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise OAuthError("invalid_request", "the request body is too large")
+    try:
+        body = await request_body.read_body(request, MAX_BODY, deadline=deadline)
+    except request_body.ClientGone:
+        raise
+    except request_body.BodyError as exc:
+        raise OAuthError("invalid_request", exc.message, exc.status) from None
     try:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
     except (UnicodeDecodeError, ValueError):
@@ -83,10 +92,10 @@ def _require(form: dict[str, str], name: str) -> str:
 
 
 def token_endpoint(runtime: Runtime) -> Route:
-    async def token(request: Request) -> JSONResponse:
+    async def token(request: Request) -> Response:
         header = request.headers.get("authorization")
         try:
-            form = await _form(request)
+            form = await _form(request, runtime.settings.http_body_timeout)
             grant_type = form.get("grant_type", "")
             if not grant_type:
                 raise OAuthError("invalid_request", "`grant_type` is required")
@@ -119,6 +128,10 @@ def token_endpoint(runtime: Runtime) -> Route:
                     pair = await app_tokens.client_credentials(session, runtime, app)
         except OAuthError as exc:
             return _error(exc)
+        except request_body.ClientGone as exc:
+            # Nobody is left to read an answer. Not a fault of the server, so not logged as one.
+            log.debug("POST /oauth/token: %s", exc.message)
+            return Response(status_code=exc.status)
         return _no_store(pair.response())
 
     return Route("/oauth/token", token, methods=["POST"])

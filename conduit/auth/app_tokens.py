@@ -1,5 +1,10 @@
 """The tokens apps call the API with: grant code exchange, refresh with a grace window, lookup.
 
+A grant code is exchanged once. Every pair descends from the code it was first exchanged for
+(`AppToken.grant_id`, carried over by each refresh), and presenting a used code again revokes that
+whole line (RFC 6749 §4.1.2): a second exchange means the code leaked or the client is confused, and
+either way the tokens it produced can no longer be trusted.
+
 A refresh rotates the pair. The previous refresh token still works for `REFRESH_GRACE` after that
 and returns the very same new pair, so a client whose refresh response was lost retries and carries
 on, instead of being forced to reinstall (and losing its configuration with it).
@@ -73,7 +78,9 @@ async def authenticate_client(session: AsyncSession, client_id: str, client_secr
     return app
 
 
-def _new_row(runtime: Runtime, inst: AppInstallation) -> tuple[AppToken, TokenPair]:
+def _new_row(
+    runtime: Runtime, inst: AppInstallation, grant_id: int | None = None
+) -> tuple[AppToken, TokenPair]:
     access = credentials.generate(credentials.ACCESS_TOKEN)
     refresh = credentials.generate(credentials.REFRESH_TOKEN)
     expires_at = utcnow() + ACCESS_LIFETIME
@@ -86,6 +93,7 @@ def _new_row(runtime: Runtime, inst: AppInstallation) -> tuple[AppToken, TokenPa
         scopes=list(scopes),
         access_expires_at=expires_at,
         pair_encrypted=runtime.secrets.encrypt(orjson.dumps([access, refresh]).decode()),
+        grant_id=grant_id,
     )
     return row, TokenPair(access, refresh, expires_at, scopes)
 
@@ -109,7 +117,7 @@ async def exchange_code(session: AsyncSession, runtime: Runtime, app: App, code:
     if grant is None:
         raise OAuthError("invalid_grant", "unknown grant code")
     inst = await _installation(session, grant.installation_id, app)
-    if grant.expires_at <= now:
+    if grant.used_at is None and grant.expires_at <= now:
         raise OAuthError("invalid_grant", "the grant code expired (codes are valid for 10 minutes)")
     # Single use, decided by one conditional UPDATE so two concurrent exchanges cannot both win.
     used = await session.execute(
@@ -119,15 +127,29 @@ async def exchange_code(session: AsyncSession, runtime: Runtime, app: App, code:
         .execution_options(synchronize_session=False)
     )
     if not used.rowcount:  # type: ignore[attr-defined]
-        raise OAuthError("invalid_grant", "the grant code was already used")
+        revoked = await revoke_descendants(session, grant.id, now)
+        await session.commit()
+        detail = "; the tokens issued for it are revoked" if revoked else ""
+        raise OAuthError("invalid_grant", f"the grant code was already used{detail}")
     if inst.status is AppInstallationStatus.PENDING:
         # Exchanging the code is how an app that verifies installs confirms it.
         inst.status = AppInstallationStatus.INSTALLED
         inst.installed_at = now
-    row, pair = _new_row(runtime, inst)
+    row, pair = _new_row(runtime, inst, grant.id)
     session.add(row)
     await session.commit()
     return pair
+
+
+async def revoke_descendants(session: AsyncSession, grant_id: int, now: datetime) -> int:
+    """Revoke every live pair that came of the grant (its first pair and all refreshes); how many."""
+    result = await session.execute(
+        update(AppToken)
+        .where(AppToken.grant_id == grant_id, AppToken.revoked_at.is_(None))
+        .values(revoked_at=now, pair_encrypted=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def client_credentials(session: AsyncSession, runtime: Runtime, app: App) -> TokenPair:
@@ -172,7 +194,7 @@ async def refresh(session: AsyncSession, runtime: Runtime, app: App, refresh_tok
         raise OAuthError("invalid_grant", "unknown or revoked refresh token")
     inst = await _installation(session, row.installation_id, app)
     if row.rotated_at is None:
-        new_row, pair = _new_row(runtime, inst)
+        new_row, pair = _new_row(runtime, inst, row.grant_id)
         session.add(new_row)
         await session.flush()
         won = await session.execute(

@@ -18,7 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from conduit.db.models import ProjectKey
 from conduit.ingest.errors import BadRequest, Forbidden, Unauthorized
 
-_KEY = re.compile(r"^[0-9a-zA-Z_-]{1,32}$")
+_KEY = re.compile(r"[0-9a-zA-Z_-]{1,32}")
+# Bounded by length first so int() never meets a 10k-digit string; the value is checked against the
+# largest id a BIGINT column holds.
+_PROJECT_ID = re.compile(r"[1-9][0-9]{0,18}")
+MAX_PROJECT_ID = 2**63 - 1
 MISSING = (
     "missing authorization: send an X-Sentry-Auth header with sentry_key, "
     "a sentry_key query parameter, or a dsn in the envelope header"
@@ -72,8 +76,16 @@ def key_from_request(headers: Mapping[str, str], query: Mapping[str, str]) -> st
 
 
 def parse_project_id(raw: str) -> int:
-    if not raw.isdigit() or len(raw) > 18:
-        raise BadRequest(f"invalid project id {raw[:40]!r}: expected a number")
+    """The project id of an ingest path: canonical ASCII decimal, 1 to 2^63-1, or a `BadRequest`.
+
+    One spelling per project: `str.isdigit()` and `int()` also accept superscripts, other scripts'
+    digits, leading zeros, signs and surrounding space, which would either crash or alias project 1.
+    """
+    if not _PROJECT_ID.fullmatch(raw) or int(raw) > MAX_PROJECT_ID:
+        raise BadRequest(
+            f"invalid project id {raw[:40]!r}: expected a decimal number from 1 to {MAX_PROJECT_ID}, "
+            "in ASCII digits without leading zeros"
+        )
     return int(raw)
 
 
@@ -84,7 +96,7 @@ async def authenticate(session: AsyncSession, project_id: int, public_key: str |
     """
     if not public_key:
         raise Unauthorized(MISSING)
-    if not _KEY.match(public_key):
+    if not _KEY.fullmatch(public_key):
         raise Unauthorized("malformed sentry_key")
     stmt = select(ProjectKey.organization_id, ProjectKey.project_id).where(
         ProjectKey.public_key == public_key, ProjectKey.is_active.is_(True)

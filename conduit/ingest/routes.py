@@ -6,6 +6,7 @@ same text in ``X-Sentry-Error`` on refusal. Browser SDKs post cross-origin, henc
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from starlette.requests import Request
@@ -24,12 +25,13 @@ from conduit.ingest.auth import (
 )
 from conduit.ingest.body import read_limited
 from conduit.ingest.decompress import decode, legacy_store_body
-from conduit.ingest.errors import BadRequest, IngestError, Unauthorized
+from conduit.ingest.errors import BadRequest, ClientGone, IngestError, Unauthorized
 from conduit.ingest.jsonbody import parse_object
 from conduit.ingest.normalize import normalize, normalize_event_id
 from conduit.ingest.store import store_event
 from conduit.runtime import Runtime
 
+log = logging.getLogger("conduit.ingest")
 # Only these become issues; sessions, transactions, attachments, client reports... are accepted and dropped.
 EVENT_ITEM_TYPES = frozenset({"event"})
 CORS_HEADERS = {
@@ -62,7 +64,9 @@ def _event_item(env: envelope_format.Envelope) -> envelope_format.Item | None:
 
 async def _read(request: Request, runtime: Runtime) -> bytes:
     settings = runtime.settings
-    raw = await read_limited(request, settings.ingest_max_compressed_bytes)
+    raw = await read_limited(
+        request, settings.ingest_max_compressed_bytes, deadline=settings.http_body_timeout
+    )
     return decode(raw, request.headers.get("content-encoding"), settings.ingest_max_decompressed_bytes)
 
 
@@ -103,6 +107,10 @@ async def _respond(request: Request, *, is_envelope: bool) -> Response:
         return Response(status_code=200, headers=PREFLIGHT_HEADERS)
     try:
         result = await _ingest(request, is_envelope=is_envelope)
+    except ClientGone as exc:
+        # Nobody is left to read an answer. Not a fault of the server, so not logged as one.
+        log.debug("%s %s: %s", request.method, request.url.path, exc.detail)
+        return Response(status_code=exc.status_code, headers=CORS_HEADERS)
     except IngestError as exc:
         headers = {**CORS_HEADERS, "X-Sentry-Error": _header_safe(exc.detail)}
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)

@@ -35,6 +35,7 @@ from conduit.db.models import (
     OutboxRow,
     OutboxState,
 )
+from conduit.events import sealed
 from conduit.events.emit import emit
 from conduit.jobs.context import JobContext
 from conduit.jobs.errors import Retry
@@ -172,11 +173,17 @@ async def _judge_success(session: AsyncSession, app: App) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Ready:
-    """A delivery that may be sent now, with its endpoint and the keys that sign it."""
+    """A delivery that may be sent now, with its endpoint, the keys that sign it and the bytes to send
+    (the stored body with any sealed secret opened: conduit.events.sealed)."""
 
     delivery: Delivery
     app: App
     secrets: list[str]
+    body: bytes
+
+
+async def outgoing_body(session: AsyncSession, runtime: Runtime, delivery: Delivery) -> bytes:
+    return await sealed.open_body(session, runtime.secrets, delivery.event_type, delivery.body)
 
 
 async def ready(
@@ -197,7 +204,8 @@ async def ready(
     if app.disabled_at is not None:
         await _finish(session, delivery.id, f"not sent: the endpoint is disabled ({app.disabled_reason})")
         return None
-    return Ready(delivery, app, await signing_secrets(session, runtime, app.id))
+    secrets = await signing_secrets(session, runtime, app.id)
+    return Ready(delivery, app, secrets, await outgoing_body(session, runtime, delivery))
 
 
 async def attempt(runtime: Runtime, item: Ready, permit: Permit) -> sender.AttemptResult:
@@ -208,7 +216,7 @@ async def attempt(runtime: Runtime, item: Ready, permit: Permit) -> sender.Attem
             client_for(runtime),
             item.app.webhook_url or "",
             item.delivery.msg_id,
-            item.delivery.body.encode(),
+            item.body,
             item.secrets,
             timeout_seconds=item.app.webhook_timeout,
         )

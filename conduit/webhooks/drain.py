@@ -98,14 +98,15 @@ def deadline_for(kind: str, job_started: float) -> float:
 
 async def _batch(
     session: AsyncSession, ctx: JobContext, first: delivery.Ready, after: int, limit: int
-) -> tuple[list[Waiting], dict[int, Delivery], delivery.Ready | None]:
-    """The next waiting jobs, their deliveries, and the endpoint as it is now (None: stop sending)."""
+) -> tuple[list[Waiting], dict[int, Delivery], dict[int, bytes], delivery.Ready | None]:
+    """The next waiting jobs, their deliveries and the bytes each sends, and the endpoint as it is now
+    (None: stop sending)."""
     batch = await next_waiting(session, fanout.endpoint_key(first.app.id), after, limit)
     if not batch:
-        return [], {}, None
+        return [], {}, {}, None
     app = await session.get(App, first.app.id)
     if app is None or app.deleted_at is not None or not app.webhook_url or app.disabled_at is not None:
-        return [], {}, None  # their own jobs settle them as the endpoint now requires
+        return [], {}, {}, None  # their own jobs settle them as the endpoint now requires
     found = {
         d.id: d
         for d in (
@@ -113,7 +114,8 @@ async def _batch(
         ).scalars()
     }
     secrets = await signing_secrets(session, ctx.runtime, app.id)
-    return batch, found, delivery.Ready(first.delivery, app, secrets)
+    bodies = {d_id: await delivery.outgoing_body(session, ctx.runtime, d) for d_id, d in found.items()}
+    return batch, found, bodies, delivery.Ready(first.delivery, app, secrets, first.body)
 
 
 def _sendable(d: Delivery | None, waiting: Waiting) -> bool:
@@ -140,7 +142,7 @@ async def drain(ctx: JobContext, first: delivery.Ready, started: float) -> int:
     try:
         while sent < MAX_DRAINED:
             async with runtime.sessions() as session:
-                batch, found, endpoint = await _batch(
+                batch, found, bodies, endpoint = await _batch(
                     session, ctx, first, after, min(BATCH, MAX_DRAINED - sent)
                 )
             if endpoint is None:
@@ -160,7 +162,7 @@ async def drain(ctx: JobContext, first: delivery.Ready, started: float) -> int:
                 permit = await throttle.acquire(str(endpoint.app.id), limits)
                 if isinstance(permit, Wait):
                     return sent  # its own job asks again and defers as the throttle says
-                item = delivery.Ready(d, endpoint.app, endpoint.secrets)
+                item = delivery.Ready(d, endpoint.app, endpoint.secrets, bodies[d.id])
                 result = await delivery.attempt(runtime, item, permit)
                 made.append(
                     delivery.Made(

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from conduit.auth.tokens import grants
 from conduit.db.base import utcnow
 from conduit.db.models import App, AppInstallation, AppInstallationStatus, Delivery, DeliveryStatus
-from conduit.events import broker, resources
+from conduit.events import broker, resources, sealed
 from conduit.events.catalog import EVENT_TYPES
 from conduit.events.scopes import LIFECYCLE, required_scope
 from conduit.jobs import outbox
@@ -208,7 +208,8 @@ async def publish_event(ctx: JobContext) -> None:
         int(payload.get("version") or EVENT_TYPES[event_type].version),
         ctx.organization_id,
         timestamp.isoformat(),
-        data,
+        # A secret sealed for the app is not for the organization's live subscribers.
+        sealed.redact(event_type, data),
         dict(actor or {"type": "system"}),
     )
     await publish_live(ctx.runtime, live)

@@ -113,6 +113,11 @@ class AppToken(IdMixin, TenantMixin, CreatedMixin, Base):
     rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     replaced_by_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("app_token.id"), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The grant code the first pair of this line was exchanged for, carried over by every refresh, so
+    # a reused code revokes everything that came of it (RFC 6749 §4.1.2).
+    grant_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("app_grant.id", ondelete="SET NULL"), nullable=True, index=True
+    )
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -153,7 +158,8 @@ class Delivery(IdMixin, CreatedMixin, Base):
     event_type: Mapped[str] = mapped_column(String(100))
     event_id: Mapped[str] = mapped_column(String(64))
     msg_id: Mapped[str] = mapped_column(String(64))
-    body: Mapped[str] = mapped_column(Text)  # the exact bytes signed, as UTF-8
+    # The bytes signed, as UTF-8, except that a secret for the app is kept sealed (conduit.events.sealed).
+    body: Mapped[str] = mapped_column(Text)
     status: Mapped[DeliveryStatus] = mapped_column(_enum(DeliveryStatus), default=DeliveryStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
