@@ -38,13 +38,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from conduit import ids
 from conduit.app import create_app
 from conduit.bootstrap import bootstrap
 from conduit.db.base import utcnow
 from conduit.db.engine import make_engine, make_sessionmaker
 from conduit.db.migrate import upgrade_async
 from conduit.db.models import Event, Issue
-from conduit.schema import ids
 from conduit.settings import Settings
 
 ISSUES = 50

@@ -46,11 +46,11 @@ from conduit.db.models import (
     Project,
 )
 from conduit.demo import sandbox_settings
+from conduit.ids import decode_as, encode
 from conduit.jobs.config import JobsSettings
 from conduit.jobs.service import start_jobs
 from conduit.runtime import Runtime
 from conduit.sandbox import GitHubSandbox, JiraSandbox, SandboxServer
-from conduit.schema.ids import decode_as, encode
 from conduit.settings import Settings
 from conduit.sync import webhooks
 from conduit.sync.links import link_record

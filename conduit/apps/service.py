@@ -28,8 +28,8 @@ from conduit.db.models import (
 from conduit.events import sealed
 from conduit.events.catalog import EVENT_TYPES
 from conduit.events.emit import emit
+from conduit.ids import encode
 from conduit.runtime import Runtime
-from conduit.schema.ids import encode
 from conduit.webhooks import signing
 from conduit.webhooks.schedule import DEFAULT_TIMEOUT, validate_timeout
 from conduit.webhooks.ssrf import WebhookURLError, check_url, parse_url

@@ -12,7 +12,7 @@ from conduit.apps import credentials
 from conduit.auth import app_tokens, tokens
 from conduit.db.base import utcnow
 from conduit.db.models import ApiToken
-from conduit.schema.ids import encode
+from conduit.ids import encode
 
 # Writing last_used_at on every request would turn reads into writes; a minute's precision is plenty.
 LAST_USED_RESOLUTION = timedelta(minutes=1)

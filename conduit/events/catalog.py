@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from conduit.schema.ids import encode
+from conduit.ids import encode
 from conduit.webhooks import schemas as s
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from conduit.db.models import Event, Issue
 from conduit.db.models.comments import Comment
 from conduit.db.tenancy import TenantScope
-from conduit.schema.ids import encode
+from conduit.ids import encode
 from conduit.webhooks.payloads import event_resource, issue_resource
 
 

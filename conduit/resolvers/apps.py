@@ -10,13 +10,13 @@ import strawberry
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from conduit import ids
 from conduit.apps import service
 from conduit.auth import tokens
 from conduit.db import models
 from conduit.db.base import utcnow
 from conduit.db.tenancy import TenantScope
 from conduit.events.catalog import EVENT_TYPES
-from conduit.schema import ids
 from conduit.schema.context import Info
 from conduit.schema.errors import ForbiddenError, NotFoundError, ValidationError, decoded_pk
 from conduit.schema.permissions import forbidden, require

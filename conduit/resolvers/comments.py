@@ -6,12 +6,12 @@ from typing import Annotated
 
 import strawberry
 
+from conduit import ids
 from conduit.db import models
 from conduit.db.models.comments import MAX_BODY
 from conduit.db.models.comments import Comment as CommentRow
 from conduit.db.tenancy import TenantScope
 from conduit.events.emit import emit
-from conduit.schema import ids
 from conduit.schema.context import Info
 from conduit.schema.errors import ForbiddenError, NotFoundError, ValidationError
 from conduit.schema.permissions import forbidden

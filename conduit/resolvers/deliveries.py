@@ -8,9 +8,9 @@ from typing import Annotated
 import strawberry
 from sqlalchemy import Select
 
+from conduit import ids
 from conduit.db import models
 from conduit.db.tenancy import TenantScope
-from conduit.schema import ids
 from conduit.schema.context import Info
 from conduit.schema.errors import BadInput, ForbiddenError, NotFoundError, ValidationError
 from conduit.schema.pagination import Connection, Page, SortKey, connection, page_size, position

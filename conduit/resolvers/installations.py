@@ -6,12 +6,12 @@ from typing import Annotated, Any
 
 import strawberry
 
+from conduit import ids
 from conduit.connectors.catalog import PROVIDERS
 from conduit.connectors.config import ConfigError, SyncConfig
 from conduit.connectors.errors import TrackerError
 from conduit.db import models
 from conduit.db.tenancy import TenantScope
-from conduit.schema import ids
 from conduit.schema.context import Info
 from conduit.schema.errors import ForbiddenError, NotFoundError, UserError, ValidationError
 from conduit.schema.permissions import forbidden, require

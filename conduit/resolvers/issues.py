@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 import strawberry
 
+from conduit import ids
 from conduit.db import models
 from conduit.db.base import utcnow
 from conduit.db.tenancy import TenantScope
 from conduit.events.emit import emit
-from conduit.schema import ids
 from conduit.schema.context import Info
 from conduit.schema.errors import ForbiddenError, NotFoundError, ValidationError
 from conduit.schema.permissions import forbidden

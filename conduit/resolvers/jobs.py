@@ -6,9 +6,9 @@ from typing import Annotated
 
 import strawberry
 
+from conduit import ids
 from conduit.db import models
 from conduit.jobs import admin
-from conduit.schema import ids
 from conduit.schema.context import Info
 from conduit.schema.errors import ForbiddenError, NotFoundError
 from conduit.schema.pagination import Connection, Page, SortKey, connection, page_size, position

@@ -6,12 +6,12 @@ from typing import Annotated
 
 import strawberry
 
+from conduit import ids
 from conduit.connectors.errors import RateLimited, TrackerError
 from conduit.db import models
 from conduit.db.models.integrations import TicketRequest as TicketRequestRow
 from conduit.db.tenancy import TenantScope
 from conduit.jobs.tasks.sync import queue_webhook
-from conduit.schema import ids
 from conduit.schema.context import Info
 from conduit.schema.errors import ForbiddenError, NotFoundError, UserError, ValidationError
 from conduit.schema.permissions import forbidden, require

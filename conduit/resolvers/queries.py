@@ -6,7 +6,7 @@ from typing import Any
 
 import strawberry
 
-from conduit.schema import ids
+from conduit import ids
 from conduit.schema.context import Info
 from conduit.schema.errors import decoded_id, decoded_pk
 from conduit.schema.permissions import require

@@ -6,12 +6,12 @@ from typing import Annotated
 
 import strawberry
 
+from conduit import ids
 from conduit.auth import tokens
 from conduit.bootstrap import mint_token
 from conduit.db import models
 from conduit.db.base import utcnow
 from conduit.db.tenancy import TenantScope
-from conduit.schema import ids
 from conduit.schema.context import Info
 from conduit.schema.errors import ForbiddenError, NotFoundError, ValidationError
 from conduit.schema.permissions import forbidden

@@ -21,7 +21,7 @@ from strawberry.federation.schema import FederationAny
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, Info
 
-from conduit.schema import ids
+from conduit import ids
 
 # Both Apollo's and The Guild's composition accept @link up to v2.9.
 FEDERATION_VERSION = "2.9"

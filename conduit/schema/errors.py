@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLError
 
-from conduit.schema import ids
+from conduit import ids
 
 
 @strawberry.interface

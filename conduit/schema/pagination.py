@@ -20,8 +20,8 @@ import strawberry
 from sqlalchemy import ColumnElement, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
+from conduit.ids import MAX_PK
 from conduit.schema.errors import BadInput
-from conduit.schema.ids import MAX_PK
 
 T = TypeVar("T")
 M = TypeVar("M")

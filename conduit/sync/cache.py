@@ -12,7 +12,7 @@ from conduit.connectors import StatusCategory, TicketRecord
 from conduit.db.base import utcnow
 from conduit.db.models import ExternalIssue, Installation, IssueLink
 from conduit.events.emit import emit
-from conduit.schema.ids import encode
+from conduit.ids import encode
 
 
 def _time(value: datetime | None) -> str | None:

@@ -30,9 +30,9 @@ from conduit.db.base import utcnow
 from conduit.db.models import Installation, InstallationStatus
 from conduit.db.models.integrations import OAuthState
 from conduit.events.emit import emit
+from conduit.ids import encode
 from conduit.jobs import outbox
 from conduit.runtime import Runtime
-from conduit.schema.ids import encode
 from conduit.webhooks.ssrf import UnresolvableHost, WebhookURLError, check_host
 
 STATE_LIFETIME = timedelta(minutes=10)

@@ -13,9 +13,9 @@ from conduit.connectors.errors import NotFound
 from conduit.db.models import Event, ExternalIssue, Installation, InstallationStatus, Issue, IssueLink
 from conduit.db.models.integrations import TicketRequest, TicketRequestState
 from conduit.events.emit import emit
+from conduit.ids import encode
 from conduit.jobs import outbox
 from conduit.runtime import Runtime
-from conduit.schema.ids import encode
 from conduit.sync import cache
 
 CREATE_KIND = "tracker.ticket.create"

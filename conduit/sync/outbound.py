@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from conduit import ids
 from conduit.connectors import SyncConfig, get_connectors
 from conduit.connectors.errors import NotFound
 from conduit.db.models import ExternalIssue, Installation, InstallationStatus, IssueLink, IssueStatus, Member
@@ -19,7 +20,6 @@ from conduit.jobs import outbox
 from conduit.jobs.context import JobContext
 from conduit.jobs.errors import PermanentFailure
 from conduit.runtime import Runtime
-from conduit.schema import ids
 from conduit.sync import cache, people
 from conduit.sync.apply import linked_issues
 

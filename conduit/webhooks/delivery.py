@@ -37,10 +37,10 @@ from conduit.db.models import (
 )
 from conduit.events import sealed
 from conduit.events.emit import emit
+from conduit.ids import encode
 from conduit.jobs.context import JobContext
 from conduit.jobs.errors import Retry
 from conduit.runtime import Runtime
-from conduit.schema.ids import encode
 from conduit.webhooks import fanout, sender
 from conduit.webhooks.schedule import MAX_TIMEOUT, Outcome, next_delay, pause_for
 from conduit.webhooks.throttle import Limits, LocalThrottle, Permit, RedisThrottle, Throttle, Wait

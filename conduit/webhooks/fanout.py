@@ -18,10 +18,10 @@ from conduit.db.models import App, AppInstallation, AppInstallationStatus, Deliv
 from conduit.events import broker, resources, sealed
 from conduit.events.catalog import EVENT_TYPES
 from conduit.events.scopes import LIFECYCLE, required_scope
+from conduit.ids import InvalidId, decode_as, encode
 from conduit.jobs import outbox
 from conduit.jobs.context import JobContext
 from conduit.runtime import Runtime
-from conduit.schema.ids import InvalidId, decode_as, encode
 from conduit.webhooks import payloads
 
 DELIVER_KIND = "webhooks.deliver"

@@ -11,7 +11,7 @@ import orjson
 
 from conduit.db import models
 from conduit.events.catalog import EVENT_TYPES
-from conduit.schema.ids import encode
+from conduit.ids import encode
 
 SYSTEM_ACTOR: dict[str, Any] = {"type": "system"}
 

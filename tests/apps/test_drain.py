@@ -7,8 +7,8 @@ import threading
 from sqlalchemy import select
 
 from conduit.db.models import Delivery, DeliveryStatus, OutboxRow, OutboxState
+from conduit.ids import decode_as
 from conduit.runtime import Runtime
-from conduit.schema.ids import decode_as
 from conduit.webhooks.fanout import endpoint_key
 from tests.apps.conftest import GQL, wait_for
 from tests.apps.helpers import emit_issue, issue_app, name

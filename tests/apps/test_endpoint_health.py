@@ -13,8 +13,8 @@ from sqlalchemy import func, select, update
 from conduit.db.base import utcnow
 from conduit.db.models import App, AttemptTrigger, Delivery, DeliveryAttempt, DeliveryStatus, OutboxRow
 from conduit.events.catalog import EVENT_TYPES
+from conduit.ids import decode_as
 from conduit.runtime import Runtime
-from conduit.schema.ids import decode_as
 from conduit.webhooks import log
 from conduit.webhooks.delivery import DISABLE_AFTER, FAILING_AFTER
 from tests.apps.conftest import GQL, wait_for

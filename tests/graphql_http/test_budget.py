@@ -11,8 +11,9 @@ import pytest
 from graphql import OperationDefinitionNode, parse
 from starlette.applications import Starlette
 
+from conduit import ids
 from conduit.runtime import Runtime
-from conduit.schema import build_schema, ids
+from conduit.schema import build_schema
 from conduit.schema.cost import operation_cost
 from tests.conftest import LiveServer, Tenant
 from tests.factories import make_issue

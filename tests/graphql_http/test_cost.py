@@ -7,8 +7,9 @@ from typing import Any
 import httpx
 from graphql import OperationDefinitionNode, get_introspection_query, parse
 
+from conduit import ids
 from conduit.runtime import Runtime
-from conduit.schema import build_schema, ids
+from conduit.schema import build_schema
 from conduit.schema.cost import operation_cost
 from conduit.schema.pagination import DEFAULT_PAGE, MAX_PAGE
 from conduit.settings import Settings

@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
+from conduit import ids
 from conduit.runtime import Runtime
-from conduit.schema import ids
 from tests.conftest import Tenant
 
 QUERY = "query($r: [_Any!]!) { _entities(representations: $r) { ... on Project { id name } } }"

@@ -11,9 +11,9 @@ import pytest
 import sentry_sdk
 from sentry_sdk.utils import event_from_exception
 
+from conduit import ids
 from conduit.db.models import Issue
 from conduit.runtime import Runtime
-from conduit.schema import ids
 from tests.conftest import LiveServer, Tenant
 from tests.ingest.helpers import events_of, issues_of
 

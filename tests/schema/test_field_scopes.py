@@ -29,6 +29,7 @@ from graphql import (
 )
 from sqlalchemy import func, select
 
+from conduit import ids
 from conduit.auth import tokens
 from conduit.auth.bearer import authenticate
 from conduit.bootstrap import bootstrap, mint_token
@@ -38,7 +39,6 @@ from conduit.db.models.comments import Comment
 from conduit.db.models.integrations import TicketRequest, TrackerWebhook
 from conduit.events.emit import emit
 from conduit.runtime import Runtime
-from conduit.schema import ids
 from conduit.schema.context import context_for
 from conduit.schema.permissions import classify, enforce_scopes
 from tests.factories import make_issue, make_member

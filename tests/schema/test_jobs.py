@@ -1,8 +1,8 @@
 from __future__ import annotations
 
+from conduit import ids
 from conduit.db.models import OutboxRow, OutboxState
 from conduit.runtime import Runtime
-from conduit.schema import ids
 from tests.conftest import Tenant
 from tests.schema.conftest import Execute
 

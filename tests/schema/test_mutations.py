@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from conduit import ids
 from conduit.auth.bearer import authenticate
 from conduit.auth.tokens import hash_token
 from conduit.db.models import ApiToken, OutboxRow
 from conduit.runtime import Runtime
-from conduit.schema import ids
 from tests.conftest import Tenant
 from tests.factories import make_issue, make_member
 from tests.schema.conftest import Execute

@@ -14,10 +14,10 @@ from graphql import GraphQLObjectType
 from hypothesis import given
 from hypothesis import strategies as st
 
+from conduit import ids
 from conduit.resolvers.deliveries import DELIVERY_SORT
 from conduit.resolvers.jobs import JOB_SORT
 from conduit.runtime import Runtime
-from conduit.schema import ids
 from conduit.schema.loaders import EVENT_SORT, ISSUE_SORTS
 from conduit.schema.pagination import MAX_PAGE, InvalidCursor, SortKey
 from conduit.schema.types.comment import COMMENT_SORT

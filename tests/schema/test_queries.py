@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from sqlalchemy import event
 
+from conduit import ids
 from conduit.runtime import Runtime
-from conduit.schema import ids
 from tests.conftest import Tenant
 from tests.factories import make_issue, make_project
 from tests.schema.conftest import Execute

@@ -20,11 +20,11 @@ from conduit.connectors.oauth import ClientCredentials
 from conduit.connectors.service import EXTRAS_KEY
 from conduit.db.models import Installation, InstallationStatus, Issue, OutboxRow
 from conduit.demo import sandbox_settings
+from conduit.ids import decode_as, encode
 from conduit.jobs.config import JobsSettings
 from conduit.jobs.service import start_jobs
 from conduit.runtime import Runtime
 from conduit.sandbox import GitHubSandbox, JiraSandbox, SandboxServer
-from conduit.schema.ids import decode_as, encode
 from conduit.settings import Settings
 from tests.conftest import Tenant
 from tests.factories import make_issue

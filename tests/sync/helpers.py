@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from conduit.connectors import TicketRecord, get_connectors
 from conduit.db.models import OutboxRow, OutboxState
-from conduit.schema.ids import encode
+from conduit.ids import encode
 from tests.sync.conftest import Conduit, wait_for
 
 CREATE = """

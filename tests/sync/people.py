@@ -7,7 +7,7 @@ from typing import Any
 
 from conduit.connectors import get_connectors
 from conduit.db.models import ExternalIssue, Issue
-from conduit.schema.ids import encode
+from conduit.ids import encode
 from tests.factories import make_member
 from tests.sync.conftest import Conduit, Side
 

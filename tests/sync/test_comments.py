@@ -11,7 +11,7 @@ from jsonschema import Draft202012Validator
 
 from conduit.events.catalog import EVENT_TYPES
 from conduit.events.resources import expand
-from conduit.schema.ids import decode_as, encode
+from conduit.ids import decode_as, encode
 from tests.sync.conftest import Conduit, Side, install, wait_for
 from tests.sync.helpers import create_ticket, idle
 from tests.sync.people import tracker_comments

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from conduit.db.models import ExternalIssue
 from conduit.db.models.integrations import TrackerWebhook
-from conduit.schema.ids import decode_as, encode
+from conduit.ids import decode_as, encode
 from tests.sync.conftest import Conduit, Side, install, wait_for
 from tests.sync.helpers import category_is, create_ticket, idle
 

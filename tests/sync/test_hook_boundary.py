@@ -26,7 +26,7 @@ from conduit.connectors.http import Target
 from conduit.connectors.jira import JiraConnector
 from conduit.db.models import Installation, InstallationStatus
 from conduit.db.models.integrations import TrackerWebhook
-from conduit.schema.ids import decode_as
+from conduit.ids import decode_as
 from conduit.sync.inbound import UNVERIFIED
 from conduit.sync.routes import MAX_WEBHOOK_BYTES
 from tests import rawhttp

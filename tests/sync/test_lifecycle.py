@@ -17,7 +17,7 @@ from conduit.connectors.jira import parse_time
 from conduit.db.base import utcnow
 from conduit.db.models import Installation, OutboxRow
 from conduit.db.models.integrations import OAuthState, TrackerWebhook
-from conduit.schema.ids import decode_as, encode
+from conduit.ids import decode_as, encode
 from conduit.sync.reconcile import reconcile_installation
 from tests.sync.conftest import START, Conduit, Side, install, wait_for
 from tests.sync.helpers import category_is, create_ticket, idle, tracker_ticket

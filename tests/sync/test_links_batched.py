@@ -13,7 +13,7 @@ from sqlalchemy import update
 from conduit.connectors import TicketDraft, get_connectors
 from conduit.db.base import utcnow
 from conduit.db.models import ExternalIssue, Installation, Issue
-from conduit.schema.ids import encode
+from conduit.ids import encode
 from conduit.sync.links import link_record
 from tests.factories import make_issue, make_project
 from tests.sync.conftest import Conduit, Side, install, wait_for

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conduit.schema.ids import decode_as
+from conduit.ids import decode_as
 from tests.sync.conftest import Conduit, Side, install, wait_for
 from tests.sync.helpers import create_ticket, idle, tracker_ticket
 from tests.sync.people import (
@@ -107,6 +107,6 @@ async def _assignee_is(conduit: Conduit, issue_id: int, wanted: int | None) -> b
 
 
 def _gid(issue_id: int) -> str:
-    from conduit.schema.ids import encode
+    from conduit.ids import encode
 
     return encode("Issue", issue_id)

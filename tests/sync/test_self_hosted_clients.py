@@ -14,7 +14,7 @@ import pytest
 
 from conduit.connectors import get_connectors
 from conduit.db.models import Installation, InstallationStatus
-from conduit.schema.ids import decode_as
+from conduit.ids import decode_as
 from tests.connectors.tenant_server import TenantServer
 from tests.sync.conftest import CLIENTS, CLOUD_CLIENTS, Conduit, Side, wait_for
 

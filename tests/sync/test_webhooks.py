@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conduit.schema.ids import encode
+from conduit.ids import encode
 from conduit.sync.inbound import UNVERIFIED
 from tests.conftest import Tenant
 from tests.sync.conftest import Conduit, Side, install, wait_for

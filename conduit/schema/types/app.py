@@ -7,10 +7,10 @@ from typing import cast
 import strawberry
 from strawberry.scalars import JSON
 
+from conduit import ids
 from conduit.db import models
 from conduit.events.catalog import EventType as CatalogEntry
 from conduit.events.scopes import required_scope
-from conduit.schema import ids
 from conduit.schema.context import Info
 from conduit.schema.pagination import Connection
 from conduit.schema.types.delivery import Delivery, DeliveryOutcome

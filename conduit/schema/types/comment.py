@@ -6,8 +6,8 @@ from datetime import datetime
 
 import strawberry
 
+from conduit import ids
 from conduit.db.models.comments import Comment as CommentRow
-from conduit.schema import ids
 from conduit.schema.pagination import SortKey
 from conduit.schema.types.node import Node
 

@@ -17,9 +17,9 @@ import orjson
 import strawberry
 from strawberry.scalars import JSON
 
+from conduit import ids
 from conduit.db import models
 from conduit.events import sealed
-from conduit.schema import ids
 from conduit.schema.types.node import Node
 
 

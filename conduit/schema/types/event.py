@@ -5,8 +5,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
+from conduit import ids
 from conduit.db import models
-from conduit.schema import ids
 from conduit.schema.context import Info
 from conduit.schema.types.node import Node
 

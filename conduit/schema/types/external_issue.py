@@ -7,9 +7,9 @@ from enum import Enum
 
 import strawberry
 
+from conduit import ids
 from conduit.db import models
 from conduit.db.models.integrations import TicketRequest as TicketRequestRow
-from conduit.schema import ids
 from conduit.schema.context import Info
 from conduit.schema.types.installation import Installation
 from conduit.schema.types.node import Node

@@ -7,12 +7,12 @@ from enum import Enum
 
 import strawberry
 
+from conduit import ids
 from conduit.connectors import SyncConfig
 from conduit.connectors.catalog import Provider as ProviderSpec
 from conduit.connectors.catalog import provider as provider_spec
 from conduit.db import models
 from conduit.db.models.integrations import TrackerWebhook
-from conduit.schema import ids
 from conduit.schema.context import Info
 from conduit.schema.pagination import SortKey
 from conduit.schema.permissions import require

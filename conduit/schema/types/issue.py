@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from sqlalchemy import select
 
+from conduit import ids
 from conduit.db import models
-from conduit.schema import ids
 from conduit.schema.context import Info
 from conduit.schema.errors import decoded_id
 from conduit.schema.loaders import EVENT_SORT

@@ -7,9 +7,9 @@ from typing import cast
 import strawberry
 from strawberry.scalars import JSON
 
+from conduit import ids
 from conduit.db import models
 from conduit.jobs.admin import KindStats, QueueStats
-from conduit.schema import ids
 from conduit.schema.types.node import Node
 
 

@@ -5,8 +5,8 @@ from typing import TypeVar
 
 import strawberry
 
+from conduit import ids
 from conduit.db import models
-from conduit.schema import ids
 from conduit.schema.context import Info
 from conduit.schema.errors import decoded_id
 from conduit.schema.listing import tenant_page

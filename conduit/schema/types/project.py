@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from conduit import ids
 from conduit.bootstrap import dsn_for
 from conduit.db import models
 from conduit.db.tenancy import TenantScope
-from conduit.schema import ids
 from conduit.schema.context import Info
 from conduit.schema.errors import decoded_id
 from conduit.schema.loaders import ISSUE_SORTS, IssueFilter

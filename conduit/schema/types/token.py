@@ -4,8 +4,8 @@ from datetime import datetime
 
 import strawberry
 
+from conduit import ids
 from conduit.db import models
-from conduit.schema import ids
 from conduit.schema.types.node import Node
 
 
