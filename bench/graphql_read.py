@@ -16,22 +16,19 @@ import argparse
 import asyncio
 import multiprocessing
 import secrets
-import socket
 import tempfile
-import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import orjson
-import uvicorn
+from common import database, serve
 from sqlalchemy import func, select
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -43,7 +40,6 @@ from conduit.app import create_app
 from conduit.bootstrap import bootstrap
 from conduit.db.base import utcnow
 from conduit.db.engine import make_engine, make_sessionmaker
-from conduit.db.migrate import upgrade_async
 from conduit.db.models import Event, Issue
 from conduit.settings import Settings
 
@@ -88,25 +84,6 @@ class Measure:
 
 
 # --- database -------------------------------------------------------------------------------------
-
-
-@asynccontextmanager
-async def database(kind: str, pg_dsn: str, workdir: Path) -> AsyncIterator[str]:
-    if kind == "sqlite":
-        url = f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
-        await upgrade_async(url)
-        yield url
-        return
-    name = f"conduit_bench_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(pg_dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = pg_dsn.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
-    try:
-        await upgrade_async(url)
-        yield url
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def seed(url: str) -> Seed:
@@ -201,31 +178,6 @@ def bare_app(url: str, organization_id: int) -> Starlette:
 # --- serving and driving --------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def serve(app: Starlette) -> Iterator[str]:
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-
-
 def drive(target: Target, total: int, concurrency: int) -> Measure:
     """Runs in a child process: `total` requests, `concurrency` at a time, over keep-alive connections."""
     return asyncio.run(_drive(target, total, concurrency))
@@ -268,7 +220,7 @@ def same_rows(graphql: Any, bare: Any) -> bool:
 async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="conduit-bench-") as tmp:
         workdir = Path(tmp)
-        async with database(args.database, args.pg_dsn, workdir) as url:
+        async with database(args.database, workdir, args.pg_dsn) as url:
             s = await seed(url)
             settings = Settings(
                 env="production",

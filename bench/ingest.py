@@ -16,17 +16,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gzip
-import secrets
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import asyncpg
 import httpx
 import orjson
+from common import database
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -35,7 +33,6 @@ from starlette.routing import Route
 from conduit.app import create_app
 from conduit.bootstrap import bootstrap
 from conduit.db.base import utcnow
-from conduit.db.migrate import upgrade_async
 from conduit.db.models import Event, Issue
 from conduit.ingest import envelope, grouping
 from conduit.ingest.decompress import decode
@@ -43,8 +40,6 @@ from conduit.ingest.jsonbody import parse_object
 from conduit.ingest.normalize import normalize
 from conduit.runtime import Runtime
 from conduit.settings import Settings
-
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 def make_body(public_key: str, project_id: int) -> bytes:
@@ -134,25 +129,9 @@ def pipeline_rate(bodies: list[bytes]) -> float:
     return len(bodies) / (time.perf_counter() - start)
 
 
-@asynccontextmanager
-async def database(kind: str, tmp: Path) -> AsyncIterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
-        return
-    name = f"conduit_bench_{secrets.token_hex(3)}"
-    admin = await asyncpg.connect(PG_ADMIN)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-
-
 async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         async with database(args.database, Path(tmp)) as url:
-            await upgrade_async(url)
             settings = Settings(env="test", database_url=url, data_dir=Path(tmp), secret_key="b" * 40)
             runtime = Runtime.create(settings)
             async with runtime.sessions() as session:

@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 from arq.connections import RedisSettings, create_pool
 from arq.worker import Worker, func
 from redis.asyncio import Redis
@@ -30,7 +29,8 @@ from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from conduit.db.migrate import upgrade_async
+from common import database
+
 from conduit.db.models import OutboxRow, OutboxState
 from conduit.jobs import outbox
 from conduit.jobs.config import JobsSettings
@@ -173,35 +173,29 @@ async def main() -> int:
     )
     args = parser.parse_args()
 
-    name = f"conduit_bench_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(PG_DSN)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = PG_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
     redis: Redis = Redis.from_url(REDIS_URL)
     await redis.flushdb()
     try:
-        await upgrade_async(url)
-        settings = Settings(
-            env="test",
-            database_url=url,
-            redis_url=REDIS_URL,
-            data_dir=Path(tempfile.mkdtemp()),
-            secret_key="bench-" + secrets.token_hex(32),
-        )
-        runtime = Runtime.create(settings)
-        try:
-            bare = await bench_bare(args.jobs, args.producers) if args.only != "outbox" else 0.0
-            await redis.flushdb()
-            through_outbox = (
-                await bench_outbox(runtime, args.jobs, args.producers) if args.only != "bare" else 0.0
+        async with database("postgresql", Path(tempfile.mkdtemp()), PG_DSN) as url:
+            settings = Settings(
+                env="test",
+                database_url=url,
+                redis_url=REDIS_URL,
+                data_dir=Path(tempfile.mkdtemp()),
+                secret_key="bench-" + secrets.token_hex(32),
             )
-        finally:
-            await runtime.close()
+            runtime = Runtime.create(settings)
+            try:
+                bare = await bench_bare(args.jobs, args.producers) if args.only != "outbox" else 0.0
+                await redis.flushdb()
+                through_outbox = (
+                    await bench_outbox(runtime, args.jobs, args.producers) if args.only != "bare" else 0.0
+                )
+            finally:
+                await runtime.close()
     finally:
         await redis.flushdb()
         await redis.aclose()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
     print(f"jobs: {args.jobs}, producers: {args.producers}, worker concurrency: {CONCURRENCY}")
     print(f"bare arq (enqueue + execute):        {bare:8.0f} jobs/s")

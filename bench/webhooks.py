@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import multiprocessing
 import secrets
-import socket
 import statistics
 import tempfile
 import time
@@ -29,6 +28,7 @@ from multiprocessing.queues import Queue
 from pathlib import Path
 
 import httpx
+from common import free_port, pct, run_receiver, wait_listening
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -63,44 +63,6 @@ async def make_issue(session: AsyncSession, org: int, project: int) -> Issue:
     return issue
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def serve(port: int, secret: str, arrivals: Queue[tuple[str, float]]) -> None:
-    import uvicorn
-    from standardwebhooks import Webhook, WebhookVerificationError
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import Response
-    from starlette.routing import Route
-
-    webhook = Webhook(secret)
-
-    async def receive(request: Request) -> Response:
-        try:
-            webhook.verify(await request.body(), dict(request.headers), json_parse=False)
-        except WebhookVerificationError:
-            return Response(status_code=400)
-        arrivals.put((request.headers["webhook-id"], time.time()))
-        return Response(status_code=204)
-
-    app = Starlette(routes=[Route("/hook", receive, methods=["POST"])])
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-
-
-def wait_listening(port: int, deadline: float = 20) -> None:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError("receiver did not start")
-
-
 async def drain(arrivals: Queue[tuple[str, float]], n: int, patience: float = 300) -> dict[str, float]:
     got: dict[str, float] = {}
     end = time.monotonic() + patience
@@ -122,11 +84,6 @@ async def emit_events(runtime: Runtime, org: int, project: int, n: int) -> float
             emit(session, "issue.created", org, {"issue": issue_resource(issue)})
         await session.commit()
     return time.time()
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))]
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -158,7 +115,7 @@ async def main(args: argparse.Namespace) -> None:
         await session.commit()
     arrivals: Queue[tuple[str, float]] = multiprocessing.get_context("spawn").Queue()
     receiver = multiprocessing.get_context("spawn").Process(
-        target=serve, args=(port, made.webhook_secret, arrivals), daemon=True
+        target=run_receiver, args=(port, made.webhook_secret, arrivals), daemon=True
     )
     receiver.start()
     wait_listening(port)

@@ -18,54 +18,16 @@ import base64
 import hashlib
 import hmac
 import multiprocessing
-import socket
 import statistics
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import httpx
+from common import free_port, run_receiver, wait_listening
 
 from conduit.events.catalog import EVENT_TYPES
 from conduit.webhooks import payloads, sender, signing
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def serve(port: int, secret: str) -> None:
-    import uvicorn
-    from standardwebhooks import Webhook, WebhookVerificationError
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import Response
-    from starlette.routing import Route
-
-    webhook = Webhook(secret)
-
-    async def receive(request: Request) -> Response:
-        try:
-            webhook.verify(await request.body(), dict(request.headers), json_parse=False)
-        except WebhookVerificationError:
-            return Response(status_code=400)
-        return Response(status_code=204)
-
-    app = Starlette(routes=[Route("/hook", receive, methods=["POST"])])
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-
-
-def wait_until_listening(port: int, deadline: float = 20) -> None:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("receiver did not start")
 
 
 def bodies(n: int) -> list[tuple[str, bytes]]:
@@ -105,10 +67,10 @@ async def main(deliveries: int, concurrency: int, rounds: int) -> None:
     key = signing.parse_secret(secret)
     port = free_port()
     url = f"http://127.0.0.1:{port}/hook"
-    proc = multiprocessing.get_context("spawn").Process(target=serve, args=(port, secret), daemon=True)
+    proc = multiprocessing.get_context("spawn").Process(target=run_receiver, args=(port, secret), daemon=True)
     proc.start()
     try:
-        wait_until_listening(port)
+        wait_listening(port)
         items = bodies(deliveries)
         conduit_client = sender.make_client(allow_private=True)
         bare_client = httpx.AsyncClient(

@@ -1,0 +1,127 @@
+"""What every benchmark needs, once: ports, servers on loopback, a fresh database, percentiles.
+
+Benchmarks run as scripts (`python bench/<name>.py`), so this directory is on `sys.path` and they import
+this module as `common`. Everything here talks to loopback only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from multiprocessing.queues import Queue
+from pathlib import Path
+
+import asyncpg
+import uvicorn
+from starlette.types import ASGIApp
+
+from conduit.db.migrate import upgrade_async
+
+PG_DSN = os.environ.get("CONDUIT_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("CONDUIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_listening(port: int, deadline: float = 20) -> None:
+    """Block until something accepts connections on loopback `port` (a server in another process)."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {deadline:g} s")
+
+
+@contextmanager
+def serve(app: ASGIApp) -> Iterator[str]:
+    """Run `app` on uvicorn in a thread of this process; yields its base URL."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@asynccontextmanager
+async def database(kind: str, workdir: Path, pg_dsn: str = PG_DSN) -> AsyncIterator[str]:
+    """A freshly migrated database: a SQLite file in `workdir`, or a new PostgreSQL database dropped after."""
+    if kind == "sqlite":
+        url = f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
+        await upgrade_async(url)
+        yield url
+        return
+    name = f"conduit_bench_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(pg_dsn)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = pg_dsn.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
+    try:
+        await upgrade_async(url)
+        yield url
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def until(condition: Callable[[], Awaitable[bool]], within: float = 30.0) -> None:
+    """Poll `condition` until it holds; a benchmark waits for work to finish, never for a fixed time."""
+    deadline = time.monotonic() + within
+    while not await condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not met within {within:g} s")
+        await asyncio.sleep(0.005)
+
+
+def pct(values: list[float], q: float) -> float:
+    """The q-quantile (0..1) of `values`, linearly interpolated."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def run_receiver(port: int, secret: str, arrivals: Queue[tuple[str, float]] | None = None) -> None:
+    """A webhook receiver for a child process: verifies each delivery with the reference
+    `standardwebhooks` package, answers 204, and reports (webhook-id, arrival time) to `arrivals`."""
+    from standardwebhooks import Webhook, WebhookVerificationError
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    webhook = Webhook(secret)
+
+    async def receive(request: Request) -> Response:
+        try:
+            webhook.verify(await request.body(), dict(request.headers), json_parse=False)
+        except WebhookVerificationError:
+            return Response(status_code=400)
+        if arrivals is not None:
+            arrivals.put((request.headers["webhook-id"], time.time()))
+        return Response(status_code=204)
+
+    app = Starlette(routes=[Route("/hook", receive, methods=["POST"])])
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
