@@ -22,11 +22,13 @@ test: $(BIN)/conduit
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy conduit
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 lint: $(BIN)/conduit
 	$(BIN)/ruff check .
 	$(BIN)/mypy conduit
+	$(BIN)/lint-imports
 
 schema: $(BIN)/conduit
 	$(BIN)/conduit export-schema -o schema.graphql

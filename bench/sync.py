@@ -1,7 +1,7 @@
 """Tracker sync latency and the cost of reading links, against the sandbox trackers with 100 ms latency.
 
-Conduit serves over real HTTP on loopback with its embedded job runner; GitHub and Jira sandboxes
-answer every API call after 100 ms and send their webhooks to it. Measured for each tracker:
+Conduit serves over real HTTP on loopback with its embedded job runner; every registered tracker's
+sandbox answers each API call after 100 ms and sends its webhooks to it. Measured for each tracker:
 
 - sync out: from the `updateIssue` mutation (resolve / reopen) to the ticket's new state stored back
   from the tracker's answer (event → publish job → push job → tracker call(s) → cache);
@@ -32,7 +32,8 @@ from sqlalchemy import func, select, update
 from conduit.app import create_app
 from conduit.bootstrap import bootstrap
 from conduit.connectors import Connectors, TicketDraft
-from conduit.connectors.service import EXTRAS_KEY
+from conduit.connectors.sandbox import SandboxServer, every_sandbox, operator_settings
+from conduit.connectors.service import CONNECTORS
 from conduit.db.base import utcnow
 from conduit.db.migrate import upgrade_async
 from conduit.db.models import (
@@ -45,17 +46,14 @@ from conduit.db.models import (
     OutboxState,
     Project,
 )
-from conduit.demo import sandbox_settings
 from conduit.ids import decode_as, encode
 from conduit.jobs.config import JobsSettings
 from conduit.jobs.service import start_jobs
 from conduit.runtime import Runtime
-from conduit.sandbox import GitHubSandbox, JiraSandbox, SandboxServer
 from conduit.settings import Settings
 from conduit.sync import webhooks
 from conduit.sync.links import link_record
 
-SCOPES = {"github": "acme/widgets", "jira": "OPS"}
 LATENCY_MS = 100
 
 
@@ -181,13 +179,8 @@ async def control(base: str, method: str, path: str, **kwargs: Any) -> Any:
 
 
 async def person(base: str, key: str, close: bool) -> None:
-    if "#" in key:
-        repo, number = key.split("#")
-        await control(
-            base, "POST", f"/repos/{repo}/issues/{number}/{'close' if close else 'reopen'}", json={}
-        )
-    else:
-        await control(base, "POST", f"/issues/{key}/transition", json={"to": "Done" if close else "To Do"})
+    """Close or reopen the ticket as a person in the tracker (the controls every sandbox shares)."""
+    await control(base, "POST", f"/tickets/{'close' if close else 'reopen'}", json={"key": key})
 
 
 SET = "mutation($id: ID!, $s: IssueStatus!) { updateIssue(input: {id: $id, status: $s}) { __typename } }"
@@ -199,11 +192,11 @@ async def run(rounds: int) -> None:
     tmp = Path(tempfile.mkdtemp())
     url = f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
     await upgrade_async(url)
-    github = SandboxServer(GitHubSandbox(repos=("acme/widgets",))).start()
-    jira_sandbox = JiraSandbox(projects=("OPS",))
-    jira_sandbox.outbox.retries = 0
-    jira = SandboxServer(jira_sandbox).start()
-    sides = {"github": github, "jira": jira}
+    sandboxes = every_sandbox()
+    for sandbox in sandboxes:
+        sandbox.outbox.retries = 0
+    sides = {sandbox.name: SandboxServer(sandbox).start() for sandbox in sandboxes}
+    scopes = {sandbox.name: sandbox.scopes()[0] for sandbox in sandboxes}
     holder: dict[str, Any] = {}
 
     async def asgi(scope: Any, receive: Any, send: Any) -> None:
@@ -214,9 +207,9 @@ async def run(rounds: int) -> None:
         env="test", database_url=url, data_dir=tmp, secret_key="bench-" + "x" * 40, public_url=server.url
     )
     # The sandboxes' clients, each for exactly its URL, with loopback trackers allowed.
-    runtime = Runtime.create(sandbox_settings(settings, {k: s.url for k, s in sides.items()}))
+    runtime = Runtime.create(operator_settings(settings, sandboxes))
     connectors = Connectors(runtime)
-    runtime.extras[EXTRAS_KEY] = connectors
+    runtime.provide(CONNECTORS, connectors)
     jobs = await start_jobs(runtime, JobsSettings(poll_interval_seconds=0.2))
     holder["app"] = create_app(runtime=runtime)
     await server.astart()
@@ -228,9 +221,9 @@ async def run(rounds: int) -> None:
         print(f"{'tracker':8} {'direction':9} {'p50 ms':>8} {'p95 ms':>8}")
         for key, side in sides.items():
             installation_id = await bench.install(key, side.url)
-            await webhooks.ensure(runtime, installation_id, SCOPES[key])
+            await webhooks.ensure(runtime, installation_id, scopes[key])
             connector = await connectors.connector(installation_id)
-            record = await connector.create_ticket(SCOPES[key], TicketDraft("Bench", "sync", "http://x"))
+            record = await connector.create_ticket(scopes[key], TicketDraft("Bench", "sync", "http://x"))
             issue_id, external_id = await bench.linked_issue(installation_id, record)
             await control(side.url, "POST", "/faults", json={"kind": "latency", "ms": LATENCY_MS})
             out: list[float] = []
@@ -257,17 +250,17 @@ async def run(rounds: int) -> None:
             await control(side.url, "DELETE", "/faults")
         print()
         for key, side in sides.items():
-            await page_calls(bench, connectors, key, side.url)
+            await page_calls(bench, connectors, key, side.url, scopes[key])
     finally:
         await server.astop()
         await jobs.stop()
         await connectors.aclose()
         await runtime.close()
-        github.stop()
-        jira.stop()
+        for side in sides.values():
+            side.stop()
 
 
-async def page_calls(bench: Bench, connectors: Connectors, key: str, base: str) -> None:
+async def page_calls(bench: Bench, connectors: Connectors, key: str, base: str, scope: str) -> None:
     async with bench.runtime.sessions() as session:
         project = Project(organization_id=bench.org_id, name=f"page-{key}", slug=f"page-{key}")
         session.add(project)
@@ -279,7 +272,7 @@ async def page_calls(bench: Bench, connectors: Connectors, key: str, base: str) 
     pk = next(decode_as(n["id"], "Installation") for n in installation_id if n["provider"]["key"] == key)
     connector = await connectors.connector(pk)
     records = await asyncio.gather(
-        *(connector.create_ticket(SCOPES[key], TicketDraft("Page", "page", "http://x")) for _ in range(50))
+        *(connector.create_ticket(scope, TicketDraft("Page", "page", "http://x")) for _ in range(50))
     )
     bench.project_id = project_id
     for record in records:

@@ -32,18 +32,19 @@ from common import free_port, pct, run_receiver, wait_listening
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import conduit.wiring  # noqa: F401 - the job kinds and event subscribers a server registers
 from conduit.apps import service
 from conduit.bootstrap import bootstrap
 from conduit.db.base import utcnow
 from conduit.db.migrate import upgrade_async
 from conduit.db.models import AppKind, Delivery, Issue
 from conduit.events.emit import emit
+from conduit.events.resources import issue_resource
 from conduit.jobs.config import JobsSettings
 from conduit.jobs.service import start_jobs
 from conduit.runtime import Runtime
 from conduit.settings import Settings
 from conduit.webhooks import signing
-from conduit.webhooks.payloads import issue_resource
 
 
 async def make_issue(session: AsyncSession, org: int, project: int) -> Issue:

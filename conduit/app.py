@@ -1,4 +1,4 @@
-"""The Starlette application: routes from each domain, one Runtime in app.state."""
+"""The Starlette application: routes from each domain, one Runtime in app.state, the domains' jobs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
-from conduit import health
+from conduit import health, wiring  # noqa: F401 - registers the domains' job kinds and subscribers
+from conduit.jobs.service import JOBS, start_jobs
 from conduit.runtime import Runtime
 from conduit.settings import Settings, get_settings
 
@@ -17,9 +18,9 @@ from conduit.settings import Settings, get_settings
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Starlette:
     """Build the app. Pass a `runtime` to share one (tests, the demo); otherwise the app owns its own."""
     settings = settings or (runtime.settings if runtime else get_settings())
-    from conduit.auth.app_oauth import routes as oauth_routes
-    from conduit.graphql_app import graphql_routes
+    from conduit.apps.oauth import routes as oauth_routes
     from conduit.ingest.routes import routes as ingest_routes
+    from conduit.resolvers import graphql_routes
     from conduit.sync.routes import routes as sync_routes
 
     owned = runtime is None
@@ -27,10 +28,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        from conduit.jobs.service import EXTRA_KEY, start_jobs
-
         # One job service per runtime, even when several apps share it.
-        jobs = None if EXTRA_KEY in rt.extras else await start_jobs(rt)
+        jobs = None if rt.find(JOBS) is not None else await start_jobs(rt)
         # What lives as long as the process (modules, the schema, ORM mappers) exists by now. Frozen, the
         # collector's full passes skip it: they hold the event loop, and would take 100+ ms on it.
         gc.collect()

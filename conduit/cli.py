@@ -33,13 +33,21 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def server_config(app: Starlette, host: str, port: int) -> uvicorn.Config:
-    """How `conduit serve` runs uvicorn; its access log redacts secret query parameters (conduit.logs)."""
+def server_config(app: Starlette, host: str, port: int, max_connections: int = 1000) -> uvicorn.Config:
+    """How `conduit serve` runs uvicorn: its access log redacts secrets (conduit.logs), and it holds at
+    most `max_connections` connections at once, so slow clients cannot take every descriptor."""
     import uvicorn
 
     from conduit.logs import install_access_log_redaction
 
-    config = uvicorn.Config(app, host=host, port=port, log_level="info", proxy_headers=True)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=True,
+        limit_concurrency=max_connections,
+    )
     install_access_log_redaction()
     return config
 
@@ -52,12 +60,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if settings.is_sqlite:
         # Embedded mode is one command: the schema is brought up to date before serving.
         _migrate(settings)
-    uvicorn.Server(server_config(create_app(settings), args.host, args.port)).run()
+    config = server_config(create_app(settings), args.host, args.port, settings.http_max_connections)
+    uvicorn.Server(config).run()
     return 0
 
 
 def cmd_export_schema(args: argparse.Namespace, settings: Settings) -> int:
-    from conduit.schema.sdl import export_sdl
+    from conduit.resolvers.sdl import export_sdl
 
     sdl = export_sdl()
     if args.output == "-":
@@ -99,6 +108,7 @@ def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from conduit import wiring  # noqa: F401 - registers every job kind before the worker starts
     from conduit.jobs.worker import run_worker
 
     return run_worker(settings, burst=args.burst)

@@ -15,11 +15,12 @@ import uvicorn
 
 from conduit.app import create_app
 from conduit.bootstrap import BootstrapResult, bootstrap
+from conduit.connectors import registry
+from conduit.connectors.sandbox import Sandbox, SandboxServer, every_sandbox, operator_settings
 from conduit.db.migrate import upgrade
 from conduit.logs import install_access_log_redaction
 from conduit.runtime import Runtime
-from conduit.sandbox import GitHubSandbox, JiraSandbox, SandboxServer
-from conduit.settings import Settings, TrackerClient
+from conduit.settings import Settings
 
 SAMPLES = [
     ("ZeroDivisionError", "division by zero", "billing.invoice", "total_per_item"),
@@ -91,45 +92,17 @@ async def send_samples(base_url: str, result: BootstrapResult) -> int:
     return sent
 
 
-# The sandbox trackers' built-in OAuth clients.
-SANDBOX_CLIENTS = {
-    "github": ("sandbox-github-app", "sandbox-github-app-secret"),
-    "jira": ("sandbox-jira-client", "sandbox-jira-client-secret-0123456789abcdef"),
-}
-
-
-def sandbox_settings(settings: Settings, trackers: dict[str, str]) -> Settings:
-    """`settings` as an operator would set them for the sandbox trackers at `trackers` (provider →
-    URL): each sandbox's client registered for exactly its URL, and loopback tracker URLs allowed."""
-    clients = [
-        TrackerClient(
-            provider=key,
-            base_url=url,
-            client_id=SANDBOX_CLIENTS[key][0],
-            client_secret=SANDBOX_CLIENTS[key][1],
-        )
-        for key, url in trackers.items()
-    ]
-    return settings.model_copy(
-        update={
-            "allow_private_tracker_urls": True,
-            "tracker_clients": [*settings.tracker_clients, *clients],
-        }
-    )
-
-
 async def _serve(settings: Settings, host: str, port: int) -> None:
-    github = await SandboxServer(GitHubSandbox(repos=("acme/widgets",))).astart()
-    jira = await SandboxServer(JiraSandbox(projects=("OPS",))).astart()
-    settings = sandbox_settings(settings, {"github": github.url, "jira": jira.url})
+    servers = [await SandboxServer(sandbox).astart() for sandbox in every_sandbox()]
     try:
-        await _serve_with(settings, host, port, {"github": github.url, "jira": jira.url})
+        sandboxes = [server.sandbox for server in servers if server.sandbox is not None]
+        await _serve_with(operator_settings(settings, sandboxes), host, port, sandboxes)
     finally:
-        await github.astop()
-        await jira.astop()
+        for server in reversed(servers):
+            await server.astop()
 
 
-async def _serve_with(settings: Settings, host: str, port: int, trackers: dict[str, str]) -> None:
+async def _serve_with(settings: Settings, host: str, port: int, sandboxes: list[Sandbox]) -> None:
     runtime = Runtime.create(settings)
     async with runtime.sessions() as session:
         result = await bootstrap(session, "Demo", "demo-app", settings.public_url)
@@ -144,6 +117,8 @@ async def _serve_with(settings: Settings, host: str, port: int, trackers: dict[s
         await asyncio.sleep(0.05)
     base = f"http://{host}:{port}"
     sent = await send_samples(base, result)
+    trackers = "  ".join(f"{registry.provider(sb.name).name} {sb.url}" for sb in sandboxes)
+    first = sandboxes[0]
     print(
         "\nConduit is running (embedded: SQLite + in-process jobs).\n"
         f"  GraphiQL:  {base}/graphql  (add the header  Authorization: Bearer {result.token})\n"
@@ -151,9 +126,8 @@ async def _serve_with(settings: Settings, host: str, port: int, trackers: dict[s
         f"  DSN:       {result.dsn}\n"
         f"  Sent {sent} sample errors; try:  {{ organization {{ projects {{ nodes {{ name "
         "issues { nodes { title count status } } } } } }\n"
-        f"  Sandbox trackers (real HTTP, imitating each API): GitHub {trackers['github']}  "
-        f"Jira {trackers['jira']}\n"
-        f'  Connect one:  mutation {{ startInstallation(provider: "github", baseUrl: "{trackers["github"]}") '
+        f"  Sandbox trackers (real HTTP, imitating each API): {trackers}\n"
+        f'  Connect one:  mutation {{ startInstallation(provider: "{first.name}", baseUrl: "{first.url}") '
         "{ ... on StartInstallationPayload { authorizeUrl } } }  then open the URL.\n"
         "Press Ctrl+C to stop.\n",
         flush=True,

@@ -5,6 +5,10 @@ brings `code` and `state`, browser SDKs send `sentry_key`, apps are redirected w
 uvicorn's access logger writes the full path with its query, so `RedactQueryFilter`, installed on the
 `uvicorn.access` logger, rewrites that argument of every record before any handler formats it. The
 parameter's name stays, so the log still says what was sent; only its value becomes `REDACTED`.
+
+Paths can carry a secret too: a tracker webhook URL ends in the installation's hook token
+(`/hooks/{provider}/{token}`), which is what makes the URL unguessable, so that segment is redacted
+the same way.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ SECRET_PARAMETERS = frozenset(
     }
 )
 _PAIR = re.compile(r"([^&;=]*)=([^&;]*)")
+# Path segments that are secrets: the hook token after `/hooks/{provider}/`.
+_SECRET_PATH = re.compile(r"^(/hooks/[^/?#]+/)[^/?#]+")
 
 
 def _is_secret(name: str) -> bool:
@@ -44,10 +50,11 @@ def _is_secret(name: str) -> bool:
 
 
 def redact_target(target: str) -> str:
-    """A request target (`/path?query`) with the values of secret query parameters replaced."""
+    """A request target (`/path?query`) with secret path segments and query parameter values replaced."""
     path, sep, query = target.partition("?")
+    path = _SECRET_PATH.sub(lambda m: m[1] + REDACTED, path)
     if not sep:
-        return target
+        return path
     query, hash_sep, fragment = query.partition("#")
     redacted = _PAIR.sub(lambda m: f"{m[1]}={REDACTED}" if _is_secret(m[1]) else m[0], query)
     return f"{path}?{redacted}{hash_sep}{fragment}"
@@ -61,7 +68,7 @@ class RedactQueryFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
-        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str) and "?" in args[2]:
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
             record.args = (*args[:2], redact_target(args[2]), *args[3:])
         return True
 

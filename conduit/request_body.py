@@ -19,18 +19,19 @@ import asyncio
 
 from starlette.requests import ClientDisconnect, Request
 
+from conduit.errors import Invalid
+
 # A body arriving slower than this is refused: generous for any real client on any real link.
 DEFAULT_TIMEOUT = 30.0
 
 
-class BodyError(Exception):
+class BodyError(Invalid):
     """A body that cannot be read; `status` is the HTTP status to answer with."""
 
     status = 400
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
-        self.message = message
 
 
 class BodyTooLarge(BodyError):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
+import re
 import secrets
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -61,7 +64,7 @@ def url_origin(url: str) -> str:
 
 class TrackerClient(BaseModel):
     """An OAuth client the operator registered with a tracker: its cloud (`base_url` absent) or one
-    self-hosted server (GitHub Enterprise, Jira Data Center), matched on the server's exact origin."""
+    self-hosted server (an enterprise or data-center install), matched on the server's exact origin."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -75,7 +78,7 @@ class TrackerClient(BaseModel):
     def _provider(cls, value: str) -> str:
         value = value.strip().lower()
         if not value:
-            raise ValueError("provider is required (e.g. github, jira)")
+            raise ValueError("provider is required (a tracker's provider key)")
         return value
 
     @field_validator("base_url")
@@ -94,6 +97,27 @@ class TrackerClient(BaseModel):
         return url_origin(self.base_url) if self.base_url else None
 
 
+# CONDUIT_<PROVIDER>_CLIENT_ID / _SECRET: a provider's cloud client, for whichever providers are
+# registered (settings sit below the connectors and know no provider by name).
+CLOUD_CLIENT_ENV = re.compile(
+    r"^CONDUIT_(?P<provider>[A-Z0-9_]+?)_CLIENT_(?P<part>ID|SECRET)$", re.IGNORECASE
+)
+
+
+def cloud_clients_from_env(environ: Mapping[str, str]) -> list[TrackerClient]:
+    """The cloud clients the environment names; a provider needs both its id and its secret set."""
+    parts: dict[str, dict[str, str]] = {}
+    for name, value in environ.items():
+        match = CLOUD_CLIENT_ENV.match(name)
+        if match is not None and value:
+            parts.setdefault(match["provider"].lower(), {})[match["part"].lower()] = value
+    return [
+        TrackerClient(provider=key, client_id=given["id"], client_secret=given["secret"])
+        for key, given in sorted(parts.items())
+        if given.get("id") and given.get("secret")
+    ]
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CONDUIT_", extra="ignore")
 
@@ -108,15 +132,12 @@ class Settings(BaseSettings):
     # default: a tenant's base URL must not reach the operator's network. Metadata addresses stay refused.
     allow_private_tracker_urls: bool = False
 
-    # The OAuth clients of the providers' clouds (github.com, Atlassian Cloud). They are only ever sent
-    # to the cloud's own endpoints, never to a base URL a tenant names.
-    github_client_id: str | None = None
-    github_client_secret: str | None = None
-    jira_client_id: str | None = None
-    jira_client_secret: str | None = None
-    # More clients, as JSON: [{"provider": "github", "base_url": "https://ghe.example.com",
+    # The operator's OAuth clients, as JSON: [{"provider": "<key>", "base_url": "https://tracker.example.com",
     # "client_id": "...", "client_secret": "..."}]. An entry with a base_url serves installations on
-    # exactly that origin (scheme, host and port); one without is a cloud client, like the above.
+    # exactly that origin (scheme, host and port); one without is the provider's cloud client, only
+    # ever sent to the cloud's own endpoints, never to a base URL a tenant names. A cloud client may
+    # also be given as CONDUIT_<PROVIDER>_CLIENT_ID and CONDUIT_<PROVIDER>_CLIENT_SECRET (any provider
+    # key); those are read from the environment and merged into this list.
     tracker_clients: list[TrackerClient] = Field(default_factory=list)
 
     # GraphQL guards: generous for people, tight enough to stop abuse.
@@ -125,16 +146,31 @@ class Settings(BaseSettings):
     graphql_max_aliases: int = 30
     graphql_max_entities: int = 100
     # Static cost: list fields multiply by their `first`/`last` (or page size) through nesting.
-    graphql_max_cost: int = 50_000
+    graphql_max_cost: int = 100_000
     # Wall-clock budget of one operation, in seconds.
     graphql_timeout: float = 15.0
 
     # Bodies of every HTTP endpoint must arrive within this many seconds.
     http_body_timeout: float = 30.0
+    # Connections one process holds at once; past it new ones get 503. Bounds what slow clients (headers
+    # trickling in) can hold: put a proxy with header timeouts in front for the rest.
+    http_max_connections: int = 1000
 
     # Ingest guards, the same order of magnitude as Sentry's relay.
     ingest_max_compressed_bytes: int = 1 * 1024 * 1024
     ingest_max_decompressed_bytes: int = 10 * 1024 * 1024
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cloud_clients(cls, data: Any) -> Any:
+        """Add the cloud clients given as CONDUIT_<PROVIDER>_CLIENT_ID / _SECRET to `tracker_clients`."""
+        if not isinstance(data, dict):
+            return data
+        found = cloud_clients_from_env(os.environ)
+        if found:
+            given = data.get("tracker_clients") or []
+            data = {**data, "tracker_clients": [*found, *given]}
+        return data
 
     @model_validator(mode="after")
     def _defaults(self) -> Settings:
@@ -146,24 +182,9 @@ class Settings(BaseSettings):
         self._check_tracker_clients()
         return self
 
-    def cloud_clients(self) -> list[TrackerClient]:
-        """The cloud clients given as CONDUIT_{PROVIDER}_CLIENT_ID / _SECRET."""
-        pairs = (
-            ("github", self.github_client_id, self.github_client_secret),
-            ("jira", self.jira_client_id, self.jira_client_secret),
-        )
-        return [
-            TrackerClient(provider=key, client_id=client_id, client_secret=secret)
-            for key, client_id, secret in pairs
-            if client_id and secret
-        ]
-
-    def all_tracker_clients(self) -> list[TrackerClient]:
-        return [*self.cloud_clients(), *self.tracker_clients]
-
     def _check_tracker_clients(self) -> None:
         seen: set[tuple[str, str | None]] = set()
-        for client in self.all_tracker_clients():
+        for client in self.tracker_clients:
             key = (client.provider, client.origin)
             if key in seen:
                 where = client.origin or "the cloud"

@@ -174,14 +174,15 @@ class ConduitProcesses:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def start(self, args: Sequence[str], env: dict[str, str], name: str = "proc") -> subprocess.Popen[bytes]:
-        log = open(self.log_dir / f"{name}-{len(self.procs)}.log", "wb")  # noqa: SIM115 (lives with the process)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "conduit.cli", *args],
-            cwd=Path(__file__).resolve().parent.parent,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        # The child writes to its own copy of the file descriptor; this process's copy is closed at once.
+        with open(self.log_dir / f"{name}-{len(self.procs)}.log", "wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "conduit.cli", *args],
+                cwd=Path(__file__).resolve().parent.parent,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         self.procs.append(proc)
         return proc
 

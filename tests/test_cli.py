@@ -14,8 +14,8 @@ import uvicorn
 
 from conduit.app import create_app
 from conduit.cli import server_config
+from conduit.resolvers.sdl import export_sdl
 from conduit.runtime import Runtime
-from conduit.schema.sdl import export_sdl
 from tests.conftest import free_port
 from tests.logrecords import recording
 
@@ -110,3 +110,35 @@ async def test_serve_access_log_redacts_secret_query_parameters(runtime: Runtime
     assert "/api/1/store/?sentry_key=[redacted]&sentry_version=7" in lines
     for secret in ("C0DE-1", "ST4TE-2", "K3Y-3"):
         assert secret not in lines
+
+
+async def test_serve_holds_at_most_max_connections(runtime: Runtime) -> None:
+    """Clients trickling their headers hold connections; past the cap the next one is refused with 503,
+    so they cannot take every descriptor of the process."""
+    port = free_port()
+    server = uvicorn.Server(server_config(create_app(runtime.settings), "127.0.0.1", port, max_connections=2))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    slow: list[asyncio.StreamWriter] = []
+    try:
+        for _ in range(600):
+            if server.started:
+                break
+            await asyncio.sleep(0.05)
+        for _ in range(2):
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"POST /graphql HTTP/1.1\r\nHost: x\r\n")  # the headers never end
+            await writer.drain()
+            slow.append(writer)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            for _ in range(200):  # until the server has accepted both slow connections
+                refused = await client.get("/healthz")
+                if refused.status_code == 503:
+                    break
+                await asyncio.sleep(0.05)
+        assert refused.status_code == 503
+    finally:
+        for writer in slow:
+            writer.close()
+        server.should_exit = True
+        thread.join(timeout=10)

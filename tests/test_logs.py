@@ -1,4 +1,4 @@
-"""Secret query parameters are redacted from access-log targets; everything else is left as it was."""
+"""Secret query parameters and hook tokens are redacted from access-log targets; the rest is left as it was."""
 
 from __future__ import annotations
 
@@ -24,6 +24,9 @@ def test_secret_parameters_are_redacted_and_others_kept() -> None:
     )
     assert redact_target("/cb?code=a=b;token=c") == f"/cb?code={REDACTED};token={REDACTED}"
     assert redact_target("/healthz") == "/healthz"
+    # A tracker webhook URL's last segment is the installation's hook token.
+    assert redact_target("/hooks/github/Zx9-k_Q2") == f"/hooks/github/{REDACTED}"
+    assert redact_target("/hooks/jira/Zx9?x=1") == f"/hooks/jira/{REDACTED}?x=1"
     assert redact_target("/x?flag&page=2") == "/x?flag&page=2"
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from conduit.auth.crypto import SecretBox
+from conduit.crypto import SecretBox
 from conduit.settings import ConfigurationError, Settings
 
 
@@ -47,7 +47,7 @@ def test_tracker_clients_are_read_as_json(monkeypatch: pytest.MonkeyPatch, tmp_p
     monkeypatch.setenv("CONDUIT_GITHUB_CLIENT_ID", "gh-cloud")
     monkeypatch.setenv("CONDUIT_GITHUB_CLIENT_SECRET", "gh-cloud-secret")
     s = Settings(data_dir=tmp_path)
-    found = {(c.provider, c.origin, c.client_id) for c in s.all_tracker_clients()}
+    found = {(c.provider, c.origin, c.client_id) for c in s.tracker_clients}
     assert found == {
         ("github", None, "gh-cloud"),
         ("github", "https://ghe.example.com:443", "ghe"),
@@ -88,3 +88,16 @@ def test_private_tracker_urls_are_refused_by_default(monkeypatch: pytest.MonkeyP
     assert Settings(data_dir=tmp_path).allow_private_tracker_urls is False
     monkeypatch.setenv("CONDUIT_ALLOW_PRIVATE_TRACKER_URLS", "true")
     assert Settings(data_dir=tmp_path).allow_private_tracker_urls is True
+
+
+def test_cloud_clients_are_read_for_any_provider_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Settings know no tracker by name: CONDUIT_<KEY>_CLIENT_ID / _SECRET is read for whatever key."""
+    monkeypatch.setenv("CONDUIT_JIRA_CLIENT_ID", "jira-cloud")
+    monkeypatch.setenv("CONDUIT_JIRA_CLIENT_SECRET", "jira-cloud-secret")
+    monkeypatch.setenv("CONDUIT_SOME_TRACKER_CLIENT_ID", "other")
+    monkeypatch.setenv("CONDUIT_SOME_TRACKER_CLIENT_SECRET", "other-secret")
+    monkeypatch.setenv("CONDUIT_HALF_CLIENT_ID", "no-secret-given")
+    s = Settings(data_dir=tmp_path)
+    found = {(c.provider, c.origin, c.client_id) for c in s.tracker_clients}
+    assert found == {("jira", None, "jira-cloud"), ("some_tracker", None, "other")}
+    assert not [name for name in Settings.model_fields if name.endswith("_client_id")]

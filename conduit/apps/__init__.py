@@ -1,1 +1,2 @@
-"""Integrators' apps: registration, secrets, installations and the tokens apps call the API with."""
+"""Integrators' apps: registration, secrets, installations, the tokens apps call the API with, and the
+OAuth token endpoint that issues them."""

@@ -10,11 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from conduit.apps import credentials
-from conduit.auth import tokens
+from conduit.auth import credentials, tokens
 from conduit.db.base import utcnow
 from conduit.db.models import (
     App,
@@ -25,6 +24,8 @@ from conduit.db.models import (
     AppToken,
     AppWebhookSecret,
 )
+from conduit.egress import WebhookURLError, check_url, parse_url
+from conduit.errors import Invalid
 from conduit.events import sealed
 from conduit.events.catalog import EVENT_TYPES
 from conduit.events.emit import emit
@@ -32,21 +33,20 @@ from conduit.ids import encode
 from conduit.runtime import Runtime
 from conduit.webhooks import signing
 from conduit.webhooks.schedule import DEFAULT_TIMEOUT, validate_timeout
-from conduit.webhooks.ssrf import WebhookURLError, check_url, parse_url
 
 GRANT_LIFETIME = timedelta(minutes=10)
 # After a rotation the old webhook key keeps signing beside the new one, so receivers can switch over.
 WEBHOOK_SECRET_OVERLAP = timedelta(hours=24)
 MAX_RATE = 1000
 MAX_IN_FLIGHT = 100
+# An organization's own apps, and the apps installed in it, are listed whole (no paging): bounded so that
+# listing them is bounded too, and the query cost can price the lists at their real length.
+MAX_APPS = 100
+MAX_INSTALLATIONS = 100
 
 
-class InvalidApp(ValueError):
+class InvalidApp(Invalid):
     """Input that cannot make an app; `field` names the input field at fault."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass
@@ -137,6 +137,11 @@ def add_webhook_secret(session: AsyncSession, runtime: Runtime, app: App) -> str
 
 async def create_app(session: AsyncSession, runtime: Runtime, owner_id: int, spec: AppSpec) -> CreatedApp:
     spec = await validate(runtime, spec)
+    owned = await session.scalar(
+        select(func.count()).select_from(App).where(App.organization_id == owner_id, App.deleted_at.is_(None))
+    )
+    if (owned or 0) >= MAX_APPS:
+        raise InvalidApp(f"an organization owns at most {MAX_APPS} apps", "name")
     client_secret = credentials.generate(credentials.CLIENT_SECRET)
     app = App(
         organization_id=owner_id,
@@ -194,20 +199,6 @@ async def rotate_webhook_secret(session: AsyncSession, runtime: Runtime, app: Ap
     return add_webhook_secret(session, runtime, app), ends
 
 
-async def signing_secrets(session: AsyncSession, runtime: Runtime, app_id: int) -> list[str]:
-    """Every key that signs deliveries now, newest first."""
-    now = utcnow()
-    rows = await session.execute(
-        select(AppWebhookSecret.secret_encrypted)
-        .where(
-            AppWebhookSecret.app_id == app_id,
-            (AppWebhookSecret.expires_at.is_(None)) | (AppWebhookSecret.expires_at > now),
-        )
-        .order_by(AppWebhookSecret.id.desc())
-    )
-    return [runtime.secrets.decrypt(v) for v in rows.scalars()]
-
-
 def installation_resource(inst: AppInstallation) -> dict[str, Any]:
     status = "pending" if inst.status is AppInstallationStatus.PENDING else "installed"
     return {
@@ -220,8 +211,11 @@ def installation_resource(inst: AppInstallation) -> dict[str, Any]:
     }
 
 
-class InstallError(ValueError):
-    pass
+class AppInstallError(Invalid):
+    """The app cannot be installed in that organization (a tracker's installation has its own errors)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="appId")
 
 
 async def install(
@@ -237,7 +231,7 @@ async def install(
     the outbox row and the delivery row keep it encrypted, only its hash is kept on the grant.
     """
     if app.kind is AppKind.INTERNAL and app.organization_id != organization_id:
-        raise InstallError("an internal app is installed only in the organization that owns it")
+        raise AppInstallError("an internal app is installed only in the organization that owns it")
     now = utcnow()
     status = AppInstallationStatus.PENDING if app.verify_install else AppInstallationStatus.INSTALLED
     inst = (
@@ -248,6 +242,13 @@ async def install(
         )
     ).scalar_one_or_none()
     if inst is None:
+        installed = await session.scalar(
+            select(func.count())
+            .select_from(AppInstallation)
+            .where(AppInstallation.organization_id == organization_id)
+        )
+        if (installed or 0) >= MAX_INSTALLATIONS:
+            raise AppInstallError(f"an organization installs at most {MAX_INSTALLATIONS} apps")
         inst = AppInstallation(
             organization_id=organization_id, app_id=app.id, status=status, scopes=app.scopes
         )

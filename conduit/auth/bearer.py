@@ -1,21 +1,27 @@
-"""Resolving a request's bearer token to the organization and scopes it stands for."""
+"""Resolving a request's bearer token to the organization and scopes it stands for.
+
+Two kinds of bearer exist: API tokens (conduit.auth.tokens) and the access tokens of installed apps,
+which conduit.apps.tokens issues. Both are looked up here, so authenticating a caller never needs
+the apps domain.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from conduit.apps import credentials
-from conduit.auth import app_tokens, tokens
+from conduit.auth import credentials, tokens
 from conduit.db.base import utcnow
-from conduit.db.models import ApiToken
+from conduit.db.models import ApiToken, AppInstallation, AppInstallationStatus, AppToken
 from conduit.ids import encode
 
 # Writing last_used_at on every request would turn reads into writes; a minute's precision is plenty.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# After a refresh, the previous pair of an app keeps working this long, so a lost response can be retried.
+REFRESH_GRACE = timedelta(seconds=60)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +43,40 @@ class Viewer:
         return {"type": "api_token", "id": encode("ApiToken", self.token_id or 0)}
 
 
+@dataclass(frozen=True)
+class AppPrincipal:
+    """The installation an app's access token acts for."""
+
+    organization_id: int
+    installation_id: int
+    app_id: int
+    token_id: int
+    scopes: tuple[str, ...]
+
+
+async def authenticate_access(session: AsyncSession, value: str) -> AppPrincipal | None:
+    if not credentials.looks_like(value, credentials.ACCESS_TOKEN):
+        return None
+    now = utcnow()
+    row = (
+        await session.execute(
+            select(AppToken).where(
+                AppToken.access_hash == credentials.digest(value),
+                AppToken.revoked_at.is_(None),
+                AppToken.access_expires_at > now,
+                # A rotated pair's access token lives on through the grace window, like its refresh.
+                or_(AppToken.rotated_at.is_(None), AppToken.rotated_at > now - REFRESH_GRACE),
+            )
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        return None
+    inst = await session.get(AppInstallation, row.installation_id)
+    if inst is None or inst.status is not AppInstallationStatus.INSTALLED:
+        return None
+    return AppPrincipal(row.organization_id, inst.id, inst.app_id, row.id, tuple(row.scopes))
+
+
 def bearer_value(authorization: str | None) -> str | None:
     if not authorization:
         return None
@@ -49,7 +89,7 @@ def bearer_value(authorization: str | None) -> str | None:
 async def authenticate(session: AsyncSession, value: str) -> Viewer | None:
     """An API token, or the access token of an installed app (limited to that installation)."""
     if value.startswith(credentials.ACCESS_TOKEN):
-        app = await app_tokens.authenticate_access(session, value)
+        app = await authenticate_access(session, value)
         if app is None:
             return None
         return Viewer(app.organization_id, None, app.scopes, app.installation_id, app.app_id)

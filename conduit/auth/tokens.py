@@ -6,6 +6,8 @@ import hashlib
 import secrets
 from collections.abc import Iterable
 
+from conduit.errors import Invalid
+
 TOKEN_PREFIX = "cdt_"
 # One family per kind of resource; `write` implies `read`, `admin` implies everything.
 FAMILIES = ("org", "member", "project", "issue", "event", "token", "job", "installation", "app", "webhook")
@@ -13,8 +15,9 @@ ADMIN = "admin"
 ALL_SCOPES = (*[f"{f}:{a}" for f in FAMILIES for a in ("read", "write")], ADMIN)
 
 
-class InvalidScope(ValueError):
-    pass
+class InvalidScope(Invalid):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="scopes")
 
 
 def generate() -> str:

@@ -1,10 +1,17 @@
-"""The connector base: one small hook per capability; a tracker module fills in the hooks it has."""
+"""The connector base: one small hook per capability, abstract where every tracker must answer.
+
+A tracker package subclasses `Connector`; a missing abstract method makes the class impossible to
+instantiate (mypy flags it, and so does importing the registry, which checks every tracker), so a
+tracker that lacks one never reaches a running job. The non-abstract hooks have a default that is
+right for a tracker without the capability (no expiring webhooks, no revocation endpoint, ...).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import hmac
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +31,7 @@ from conduit.connectors.records import (
     WebhookRegistration,
     WebhookRejected,
 )
+from conduit.text import JSON_NUL_ESCAPE, without_nul
 
 # How many single-ticket reads a batch may have in flight at once.
 BATCH_CONCURRENCY = 8
@@ -44,7 +52,7 @@ class WebhookContext:
     """What Conduit knows of the installation a delivery arrived for, so a connector can check that the
     delivery names that installation and no other (a signature alone only proves who signed it)."""
 
-    # The tracker account or site: a Jira Cloud site's cloud id, a self-hosted server's base URL.
+    # The tracker account or site: a cloud site's id, a self-hosted server's base URL.
     account_id: str | None = None
     # Where the site lives: the self-hosted base URL, or the cloud site's own URL.
     site_url: str | None = None
@@ -54,13 +62,20 @@ class WebhookContext:
     webhook_ids: frozenset[str] = field(default_factory=frozenset)
 
 
-class Connector:
+class Connector(ABC):
+    # The provider's catalog entry (data); its `key` names the tracker everywhere.
     provider: ClassVar[Provider]
 
     def __init__(self, api: Api, config: SyncConfig, client: ClientCredentials | None = None) -> None:
         self.api = api
         self.config = config
         self.client = client
+
+    # -- keys ----------------------------------------------------------------------------------------
+    @classmethod
+    @abstractmethod
+    def scope_of(cls, key: str) -> str:
+        """The scope (a repository, a project) the ticket `key` belongs to, read from the key alone."""
 
     # -- installing ----------------------------------------------------------------------------------
     async def exchange_code(self, code: str, redirect_uri: str, code_verifier: str | None) -> TokenSet:
@@ -70,24 +85,26 @@ class Connector:
             self.api.target, self.provider, self.api.endpoints, self.client, code, redirect_uri, code_verifier
         )
 
-    async def discover_account(self) -> AccountRecord:
-        raise NotImplementedError
+    @abstractmethod
+    async def discover_account(self) -> AccountRecord: ...
 
+    @abstractmethod
     async def register_webhook(self, scope: str, url: str, secret: str) -> WebhookRegistration:
         """Register the tracker's webhook for `scope` (a repository, a project) pointing at `url`."""
-        raise NotImplementedError
+        ...
 
     async def refresh_webhook(self, webhook_id: str) -> datetime | None:
         """Extend a webhook that expires; returns the new expiry (None: it does not expire)."""
         return None
 
     # -- tickets -------------------------------------------------------------------------------------
-    async def create_ticket(self, scope: str, draft: TicketDraft) -> TicketRecord:
-        raise NotImplementedError
+    @abstractmethod
+    async def create_ticket(self, scope: str, draft: TicketDraft) -> TicketRecord: ...
 
+    @abstractmethod
     async def get_ticket(self, key: str, known: TicketRecord | None = None) -> TicketRecord:
         """The ticket now; `known` (the stored copy) makes the read conditional where supported."""
-        raise NotImplementedError
+        ...
 
     async def get_tickets(
         self, keys: Sequence[str], known: Mapping[str, TicketRecord] | None = None
@@ -106,32 +123,37 @@ class Connector:
         records = await asyncio.gather(*(one(k) for k in dict.fromkeys(keys)))
         return {r.key: r for r in records}
 
-    def deleted(self, key: str, known: TicketRecord | None) -> TicketRecord:
-        raise NotImplementedError
+    @abstractmethod
+    def deleted(self, key: str, known: TicketRecord | None) -> TicketRecord: ...
 
     async def changed_since(self, scope: str, since: datetime) -> list[TicketRecord] | None:
         """Tickets of `scope` changed since `since`, in one listing; None when the tracker has none
         (then tickets are read by key with `get_tickets`)."""
         return None
 
-    async def search(self, scope: str, text: str, limit: int = 20) -> list[TicketRecord]:
-        raise NotImplementedError
+    @abstractmethod
+    async def search(self, scope: str, text: str, limit: int = 20) -> list[TicketRecord]: ...
 
-    async def set_status(self, key: str, resolved: bool, config: SyncConfig | None = None) -> TicketRecord:
-        raise NotImplementedError
+    @abstractmethod
+    async def set_status(
+        self, key: str, resolved: bool, config: SyncConfig | None = None
+    ) -> TicketRecord: ...
 
+    @abstractmethod
     async def statuses(self, scopes: Sequence[str]) -> list[str]:
         """The status names tickets of `scopes` can have, for checking a config against."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     async def find_user(self, email: str) -> str | None:
         """The tracker user with this email (their stable id), by the tracker's user search; None
         when no user shows it (trackers often hide emails)."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     async def assign(self, key: str, account: str | None) -> TicketRecord:
         """Assign the ticket to the tracker user `account` (from `find_user`); None unassigns it."""
-        raise NotImplementedError
+        ...
 
     async def unregister_webhook(self, scope: str, webhook_id: str) -> None:
         """Remove a webhook Conduit registered; a webhook already gone counts as removed."""
@@ -141,10 +163,11 @@ class Connector:
         """Revoke the grant at the tracker where it has an endpoint for it; False when it has none."""
         return False
 
-    async def comment(self, key: str, body: str) -> CommentRecord:
-        raise NotImplementedError
+    @abstractmethod
+    async def comment(self, key: str, body: str) -> CommentRecord: ...
 
     # -- webhooks in ---------------------------------------------------------------------------------
+    @abstractmethod
     def verify_webhook(
         self,
         headers: Mapping[str, str],
@@ -154,11 +177,12 @@ class Connector:
     ) -> None:
         """Raise WebhookRejected unless the delivery is signed by the tracker (checked on the raw bytes)
         and, where the signature carries claims, bound to the installation `context` describes."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookChange:
         """A verified delivery, understood; raises WebhookRejected when it is malformed."""
-        raise NotImplementedError
+        ...
 
 
 def same_signature(expected: str, given: str | None) -> bool:
@@ -170,15 +194,18 @@ def same_signature(expected: str, given: str | None) -> bool:
 
 def load_webhook_json(body: bytes | str) -> Any:
     """A webhook body as JSON; anything hostile (too deep, numbers too long, not UTF-8) is a
-    WebhookRejected saying so, never an unexpected error."""
+    WebhookRejected saying so, never an unexpected error, and NUL characters are replaced."""
     try:
-        return json.loads(body)
+        document = json.loads(body)
     except RecursionError:
         raise WebhookRejected("the delivery body is nested too deeply to be a tracker event") from None
     except UnicodeDecodeError:
         raise WebhookRejected("the delivery body is not UTF-8 text") from None
     except ValueError as exc:
         raise WebhookRejected(f"the delivery body is not JSON: {str(exc)[:200]}") from None
+    # A ticket's title or comment may hold NUL, which PostgreSQL cannot store (conduit.text).
+    raw = body.encode() if isinstance(body, str) else body
+    return without_nul(document) if JSON_NUL_ESCAPE in raw else document
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:

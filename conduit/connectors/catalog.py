@@ -1,7 +1,9 @@
-"""Providers as data: where each tracker's OAuth and REST endpoints are, and how its tokens behave.
+"""What a provider's catalog entry says: where its OAuth and REST endpoints are, how its tokens behave.
 
-URL templates take `{base}` (an installation's base URL, for self-hosted trackers and the sandbox) and,
-for the cloud, `{account}` (Jira's cloud id). Code lives in the connector only where behaviour differs.
+Each tracker package declares its own entry (`conduit/connectors/<name>/catalog.py`) as plain data;
+code lives in the connector only where behaviour differs. URL templates take `{base}` (an
+installation's base URL, for self-hosted trackers and the sandbox) and, for the cloud, `{account}`
+(the cloud's id for the site, where the provider has one).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ class Endpoints:
     authorize: str
     token: str
     api: str
-    # Where the sites a token can reach are listed (Jira Cloud); None when the base URL is the site.
+    # Where the sites a token can reach are listed (on clouds with several sites per grant); None when
+    # the base URL is the site.
     resources: str | None = None
 
 
@@ -52,13 +55,13 @@ class Provider:
     pkce: bool
     refresh: RefreshPolicy
     rate_limit: RateLimitHeaders
-    # Added to the authorize URL as is (Atlassian's audience and consent prompt).
+    # Added to the authorize URL as is (e.g. an audience and a consent prompt).
     authorize_params: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
     # Headers every REST call carries.
     api_headers: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
     # Whether the API can register the tracker's webhook for us.
     webhook_api: bool = True
-    # Some trackers expire webhooks registered through the API (Jira: 30 days).
+    # Some trackers expire webhooks registered through the API after this many seconds.
     webhook_lifetime: int | None = None
 
     def endpoints(self, base_url: str | None, account_id: str | None = None) -> Endpoints:
@@ -78,66 +81,6 @@ class Provider:
         )
 
 
-def _frozen(values: dict[str, str]) -> MappingProxyType[str, str]:
+def frozen(values: dict[str, str]) -> MappingProxyType[str, str]:
+    """A read-only mapping, for the header and parameter fields of a frozen `Provider`."""
     return MappingProxyType(values)
-
-
-GITHUB = Provider(
-    key="github",
-    name="GitHub",
-    auth_mode="oauth2",
-    cloud=Endpoints(
-        authorize="https://github.com/login/oauth/authorize",
-        token="https://github.com/login/oauth/access_token",
-        api="https://api.github.com",
-    ),
-    # GitHub Enterprise Server layout.
-    self_hosted=Endpoints(
-        authorize="{base}/login/oauth/authorize",
-        token="{base}/login/oauth/access_token",
-        api="{base}/api/v3",
-    ),
-    scopes=("repo", "admin:repo_hook", "read:user", "user:email"),
-    scope_separator=" ",
-    pkce=True,
-    # GitHub App user tokens rotate both tokens on refresh; OAuth App tokens never expire.
-    refresh=RefreshPolicy(rotating=True, default_lifetime=28800),
-    rate_limit=RateLimitHeaders(remaining="x-ratelimit-remaining", reset="x-ratelimit-reset"),
-    api_headers=_frozen({"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}),
-)
-
-JIRA = Provider(
-    key="jira",
-    name="Jira",
-    auth_mode="oauth2",
-    cloud=Endpoints(
-        authorize="https://auth.atlassian.com/authorize",
-        token="https://auth.atlassian.com/oauth/token",
-        api="https://api.atlassian.com/ex/jira/{account}/rest/api/3",
-        resources="https://api.atlassian.com/oauth/token/accessible-resources",
-    ),
-    # Data Center layout: the base URL names the site.
-    self_hosted=Endpoints(
-        authorize="{base}/rest/oauth2/latest/authorize",
-        token="{base}/rest/oauth2/latest/token",
-        api="{base}/rest/api/3",
-    ),
-    scopes=("read:jira-work", "write:jira-work", "read:jira-user", "manage:jira-webhook", "offline_access"),
-    scope_separator=" ",
-    # Atlassian Cloud documents no PKCE.
-    pkce=False,
-    refresh=RefreshPolicy(rotating=True, default_lifetime=3600),
-    rate_limit=RateLimitHeaders(remaining="x-ratelimit-remaining", reset="x-ratelimit-reset"),
-    authorize_params=_frozen({"audience": "api.atlassian.com", "prompt": "consent"}),
-    api_headers=_frozen({"Accept": "application/json"}),
-    webhook_lifetime=30 * 24 * 3600,
-)
-
-PROVIDERS: MappingProxyType[str, Provider] = MappingProxyType({p.key: p for p in (GITHUB, JIRA)})
-
-
-def provider(key: str) -> Provider:
-    try:
-        return PROVIDERS[key]
-    except KeyError:
-        raise ValueError(f"unknown provider {key!r}; known: {', '.join(sorted(PROVIDERS))}") from None

@@ -2,7 +2,7 @@
 
 Invariant: a client secret is only ever sent to the server it was registered with.
 
-- The operator's clients (`Settings.all_tracker_clients`) are keyed by provider and origin. A cloud
+- The operator's clients (`Settings.tracker_clients`) are keyed by provider and origin. A cloud
   client (no origin) serves installations without a base URL, and nothing else.
 - An installation on a base URL (GitHub Enterprise, Jira Data Center, the sandbox) uses the client
   given with it (`Installation.oauth_client_id` / `oauth_client_secret_enc`), or else the operator's
@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from conduit.auth.crypto import SecretBox
-from conduit.connectors.catalog import provider
 from conduit.connectors.oauth import ClientCredentials
+from conduit.connectors.registry import provider
+from conduit.crypto import SecretBox
 from conduit.settings import TrackerClient, url_origin
 
 # Column sizes of Installation.oauth_client_id, and a bound on what a secret can sensibly be.

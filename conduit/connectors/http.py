@@ -1,7 +1,7 @@
 """One road out: every call to a tracker goes through `TrackerHttp.request`.
 
 It sends on one shared httpx client whose every connection passes the private-range guard of
-`conduit.webhooks.ssrf` (resolved and checked at connect time, then connected to the checked address,
+`conduit.egress` (resolved and checked at connect time, then connected to the checked address,
 so DNS rebinding cannot reach the operator's network; metadata addresses are refused even where
 `allow_private_tracker_urls` lets loopback through). It follows no redirects, reads at most
 MAX_REPLY_BYTES of a reply within one overall deadline, times the call, records an Interaction in its
@@ -43,7 +43,7 @@ from conduit.connectors.errors import (
     one_line,
 )
 from conduit.db.models import Interaction, InteractionOutcome
-from conduit.webhooks.ssrf import GuardedTransport, Resolver, UnresolvableHost, WebhookURLError
+from conduit.egress import GuardedTransport, Resolver, UnresolvableHost, WebhookURLError
 
 log = logging.getLogger("conduit.connectors.http")
 

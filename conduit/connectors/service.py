@@ -9,21 +9,18 @@ from sqlalchemy import update
 
 from conduit.connectors.api import Api
 from conduit.connectors.base import Connector
-from conduit.connectors.catalog import provider
 from conduit.connectors.clients import HasClient, OAuthClients
 from conduit.connectors.config import ConfigError, SyncConfig
 from conduit.connectors.errors import TrackerError
 from conduit.connectors.http import DEFAULT_TIMEOUT, Target, TrackerHttp
 from conduit.connectors.oauth import AuthorizationRequest, OAuthClient, authorization_request
 from conduit.connectors.records import AccountRecord
-from conduit.connectors.registry import connector_class
+from conduit.connectors.registry import connector_class, provider
 from conduit.connectors.tokens import Credentials
 from conduit.db.models import Installation, InstallationStatus
-from conduit.runtime import Runtime
+from conduit.egress import Resolver
+from conduit.runtime import Resource, Runtime
 from conduit.settings import Settings
-from conduit.webhooks.ssrf import Resolver
-
-EXTRAS_KEY = "connectors"
 
 
 class Connectors:
@@ -45,7 +42,7 @@ class Connectors:
             runtime.sessions, timeout, allow_private=self.allow_private, resolver=resolver
         )
         self.oauth = OAuthClient(self.http)
-        self.clients = OAuthClients(settings.all_tracker_clients(), runtime.secrets)
+        self.clients = OAuthClients(settings.tracker_clients, runtime.secrets)
         self.credentials = Credentials(runtime.sessions, runtime.secrets, self.oauth, self.clients)
 
     async def aclose(self) -> None:
@@ -131,10 +128,15 @@ def new_webhook_secret() -> str:
     return random_secrets.token_urlsafe(32)
 
 
+async def _close_connectors(service: Connectors) -> None:
+    await service.aclose()
+
+
+# The runtime's connector service; its HTTP client is closed with the runtime. Tests and benchmarks that
+# need other options provide their own: `runtime.provide(CONNECTORS, Connectors(runtime, timeout=...))`.
+CONNECTORS: Resource[Connectors] = Resource("the connector service", Connectors, _close_connectors)
+
+
 def get_connectors(runtime: Runtime) -> Connectors:
     """The runtime's connector service, made on first use (its HTTP client is shared from then on)."""
-    service = runtime.extras.get(EXTRAS_KEY)
-    if not isinstance(service, Connectors):
-        service = Connectors(runtime)
-        runtime.extras[EXTRAS_KEY] = service
-    return service
+    return runtime.get(CONNECTORS)

@@ -20,18 +20,19 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from conduit.auth.crypto import SecretBox
-from conduit.connectors.catalog import Provider, provider
+from conduit.connectors.catalog import Provider
 from conduit.connectors.clients import OAuthClients, missing
 from conduit.connectors.errors import Revoked, Unauthorized
 from conduit.connectors.http import Target
 from conduit.connectors.oauth import ClientCredentials, GrantRefused, OAuthClient
 from conduit.connectors.records import TokenSet
+from conduit.connectors.registry import provider
+from conduit.crypto import SecretBox
 from conduit.db.base import utcnow
 from conduit.db.models import Installation, InstallationStatus
 from conduit.events.emit import emit
 
-FAILED_EVENT = "installation.failed"
+FAILED_EVENT = "tracker_installation.failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,12 +240,8 @@ class Credentials:
             .execution_options(synchronize_session=False)
         )
         if result.rowcount:  # type: ignore[attr-defined]
-            data = {
-                "installation_id": stored.target.installation_id,
-                "provider": stored.provider.key,
-                "status": InstallationStatus.REVOKED.value,
-                "reason": reason,
-            }
+            # The id only: publishing loads the installation as the catalog describes it.
+            data = {"installation_id": stored.target.installation_id}
             emit(session, FAILED_EVENT, stored.target.organization_id, data)
         await session.commit()
 

@@ -1,6 +1,7 @@
 """Live events for GraphQL subscriptions: in process when embedded, across processes over Redis.
 
-The `events.publish` job calls `publish` once per event. Embedded, that job runs in the API process
+The broker subscribes to published events (conduit.events.publish) and publishes each once, with any
+secret sealed for an app redacted. Embedded, the publishing job runs in the API process
 and hands the event straight to its subscribers. Distributed, the job runs in any worker and
 publishes on a Redis channel; every API process listens on it with one connection and hands each
 message to its own subscribers. Redis pub/sub is fire-and-forget, which suits live views; the
@@ -19,11 +20,13 @@ from typing import Any, Protocol
 import orjson
 from redis.asyncio import Redis
 
-from conduit.runtime import Runtime
+from conduit.events import sealed
+from conduit.events.publish import Published, subscribe
+from conduit.jobs.context import JobContext
+from conduit.runtime import Resource, Runtime
 
 log = logging.getLogger("conduit.events.broker")
 CHANNEL = "conduit:events"
-EXTRA_KEY = "events.broker"
 QUEUE_SIZE = 1000  # per subscriber; a client this far behind loses the oldest events, not the server
 
 
@@ -167,11 +170,38 @@ class RedisBroker:
         await self.redis.aclose()
 
 
+def _make_broker(runtime: Runtime) -> Broker:
+    url = runtime.settings.redis_url
+    return RedisBroker(url) if url else LocalBroker()
+
+
+async def _close_broker(broker: Broker) -> None:
+    await broker.close()
+
+
+# One broker per runtime: its Redis connection and listener are closed with the runtime.
+BROKER: Resource[Broker] = Resource("the live event broker", _make_broker, _close_broker)
+
+
 def broker_for(runtime: Runtime) -> Broker:
     """This process's broker for the runtime, made on first use."""
-    broker = runtime.extras.get(EXTRA_KEY)
-    if broker is None:
-        url = runtime.settings.redis_url
-        broker = RedisBroker(url) if url else LocalBroker()
-        runtime.extras[EXTRA_KEY] = broker
-    return broker  # type: ignore[return-value]
+    return runtime.get(BROKER)
+
+
+@subscribe
+async def publish_live(ctx: JobContext, event: Published) -> None:
+    """Hand a published event to live subscribers, with its resources, secrets redacted."""
+    data = await event.resources(ctx)
+    if data is None:
+        return
+    live = LiveEvent(
+        event.id,
+        event.type,
+        event.version,
+        event.organization_id,
+        event.occurred_at.isoformat(),
+        # A secret sealed for the app is not for the organization's live subscribers.
+        sealed.redact(event.type, data),
+        event.actor,
+    )
+    await broker_for(ctx.runtime).publish(live)

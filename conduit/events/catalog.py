@@ -2,6 +2,11 @@
 
 Each event type has a version (bumped on any incompatible change to its `data`), a description, a
 JSON Schema (draft 2020-12) of its `data`, and an example that the tests validate against the schema.
+
+A renamed type keeps its old name for one more version as a deprecated alias: listed, marked
+`deprecated` with the name that replaces it (also in its schema, as JSON Schema's `deprecated`), and
+still subscribable. An event emitted under either name is published under the new one (`canonical`);
+a subscriber to the old name still receives it, under the name it subscribed to (`names_of`).
 """
 
 from __future__ import annotations
@@ -9,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from conduit.events import schemas as s
 from conduit.ids import encode
-from conduit.webhooks import schemas as s
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,17 +25,38 @@ class EventType:
     description: str
     data: dict[str, Any] = field(default_factory=dict, repr=False)  # schema of the payload's `data`
     example: dict[str, Any] = field(default_factory=dict, repr=False)
+    # For a deprecated alias: the name that replaces it. Removed in the next version.
+    replaced_by: str | None = None
+
+    @property
+    def deprecated(self) -> bool:
+        return self.replaced_by is not None
 
     @property
     def schema(self) -> dict[str, Any]:
         """The standalone schema document for `data`, with its dialect and id."""
-        return {
+        doc = {
             "$schema": s.DIALECT,
             "$id": f"https://conduit.dev/schemas/events/{self.name}/v{self.version}.json",
             "title": self.name,
             "description": self.description,
             **self.data,
         }
+        if self.replaced_by is not None:
+            doc["deprecated"] = True
+        return doc
+
+    def alias(self, old_name: str) -> EventType:
+        """This type under its old name, deprecated in favour of this one."""
+        return EventType(
+            old_name,
+            self.version,
+            f"Deprecated: use `{self.name}`, which replaces it; this name is removed in the next version. "
+            + self.description,
+            self.data,
+            self.example,
+            replaced_by=self.name,
+        )
 
 
 _T = "2026-03-02T10:15:00+00:00"
@@ -89,6 +115,40 @@ def _issue(status: str, **extra: Any) -> dict[str, Any]:
 
 
 _ISSUE_DATA = s.obj({"issue": s.ISSUE})
+
+_TRACKER_FAILED = EventType(
+    "tracker_installation.failed",
+    1,
+    "A tracker installation stopped working (set-up failed or the grant was revoked); "
+    "`status_reason` says what a person can do.",
+    s.obj({"installation": s.INSTALLATION}),
+    {"installation": _INSTALLATION},
+)
+_TRACKER_REMOVED = EventType(
+    "tracker_installation.removed",
+    1,
+    "A tracker installation was uninstalled: the webhooks Conduit registered there were removed and "
+    "the grant revoked where the tracker allows; `leftovers` names what a person must remove by hand.",
+    s.obj(
+        {
+            "installation": s.INSTALLATION,
+            "webhooks_removed": {"type": "integer", "minimum": 0},
+            "token_revoked": {"type": "boolean"},
+            "leftovers": {"type": "array", "items": s.string()},
+        }
+    ),
+    {
+        "installation": {
+            **_INSTALLATION,
+            "provider": "github",
+            "status": "active",
+            "status_reason": None,
+        },
+        "webhooks_removed": 1,
+        "token_revoked": True,
+        "leftovers": [],
+    },
+)
 
 _ALL = (
     EventType(
@@ -176,39 +236,8 @@ _ALL = (
         s.obj({"app_installation": s.APP_INSTALLATION}),
         {"app_installation": _APP_INSTALLATION},
     ),
-    EventType(
-        "installation.failed",
-        1,
-        "A tracker installation stopped working (set-up failed or the grant was revoked); "
-        "`status_reason` says what a person can do.",
-        s.obj({"installation": s.INSTALLATION}),
-        {"installation": _INSTALLATION},
-    ),
-    EventType(
-        "installation.removed",
-        1,
-        "A tracker installation was uninstalled: the webhooks Conduit registered there were removed and "
-        "the grant revoked where the tracker allows; `leftovers` names what a person must remove by hand.",
-        s.obj(
-            {
-                "installation": s.INSTALLATION,
-                "webhooks_removed": {"type": "integer", "minimum": 0},
-                "token_revoked": {"type": "boolean"},
-                "leftovers": {"type": "array", "items": s.string()},
-            }
-        ),
-        {
-            "installation": {
-                **_INSTALLATION,
-                "provider": "github",
-                "status": "active",
-                "status_reason": None,
-            },
-            "webhooks_removed": 1,
-            "token_revoked": True,
-            "leftovers": [],
-        },
-    ),
+    _TRACKER_FAILED,
+    _TRACKER_REMOVED,
     EventType(
         "issue.linked",
         1,
@@ -276,4 +305,29 @@ _ALL = (
     ),
 )
 
-EVENT_TYPES: dict[str, EventType] = {e.name: e for e in _ALL}
+# Old name → the type that replaces it; each alias is kept for one version.
+_RENAMED = {
+    # `installation.*` is an app's installation; a tracker's has its own names.
+    "installation.failed": _TRACKER_FAILED,
+    "installation.removed": _TRACKER_REMOVED,
+}
+
+EVENT_TYPES: dict[str, EventType] = {
+    **{e.name: e for e in _ALL},
+    **{old: new.alias(old) for old, new in _RENAMED.items()},
+}
+_ALIASES: dict[str, tuple[str, ...]] = {}
+for _old, _new in _RENAMED.items():
+    _ALIASES[_new.name] = (*_ALIASES.get(_new.name, ()), _old)
+
+
+def canonical(name: str) -> str:
+    """The current name of an event type (itself, unless `name` is a deprecated alias)."""
+    kind = EVENT_TYPES.get(name)
+    return kind.replaced_by if kind is not None and kind.replaced_by is not None else name
+
+
+def names_of(name: str) -> tuple[str, ...]:
+    """Every name subscribers may know an event type by: its current name first, then old ones."""
+    current = canonical(name)
+    return (current, *_ALIASES.get(current, ()))

@@ -2,25 +2,31 @@
 
 Emitters write ids in the transaction of the change, which keeps outbox rows small and lets the
 sync jobs act on ids. Webhooks and subscriptions carry the resource, loaded when the event is
-published, scoped to the event's organization.
+published, scoped to the event's organization, in the shape the catalog's schemas describe
+(conduit.events.schemas).
 """
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from conduit.db import models
 from conduit.db.models import Event, Issue
 from conduit.db.models.comments import Comment
 from conduit.db.tenancy import TenantScope
+from conduit.errors import NotFound
 from conduit.ids import encode
-from conduit.webhooks.payloads import event_resource, issue_resource
 
 
-class ResourceGone(LookupError):
+class ResourceGone(NotFound):
     """The row an event names no longer exists (deleted since): there is nothing to send."""
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat()
 
 
 async def expand(
@@ -37,6 +43,15 @@ async def expand(
         if event is None:
             raise ResourceGone(f"event {data['event_id']} no longer exists")
         return {"event": event_resource(event)}
+    if (
+        event_type == "tracker_installation.failed"
+        and "installation" not in data
+        and isinstance(data.get("installation_id"), int)
+    ):
+        installation = await scope.get(models.Installation, data["installation_id"])
+        if installation is None:
+            raise ResourceGone(f"installation {data['installation_id']} no longer exists")
+        return {"installation": installation_resource(installation)}
     if event_type == "comment.created" and "comment" not in data and isinstance(data.get("comment_id"), int):
         comment = await scope.get(Comment, data["comment_id"])
         if comment is None:
@@ -52,4 +67,51 @@ def comment_resource(comment: Comment) -> dict[str, Any]:
         "author_id": None if comment.author_id is None else encode("Member", comment.author_id),
         "body": comment.body,
         "created_at": comment.created_at.astimezone(UTC).isoformat(),
+    }
+
+
+def installation_resource(installation: models.Installation) -> dict[str, Any]:
+    """A tracker installation as events carry it: never its credentials, base URL or hook token."""
+    return {
+        "id": encode("Installation", installation.id),
+        "provider": installation.provider,
+        "status": installation.status.value,
+        "status_reason": installation.status_reason,
+        "account_name": installation.account_name,
+        "created_at": _time(installation.created_at),
+    }
+
+
+def issue_resource(issue: models.Issue) -> dict[str, Any]:
+    return {
+        "id": encode("Issue", issue.id),
+        "project_id": encode("Project", issue.project_id),
+        "title": issue.title,
+        "culprit": issue.culprit,
+        "level": issue.level,
+        "status": str(issue.status),
+        "count": issue.times_seen,
+        "first_seen": _time(issue.first_seen),
+        "last_seen": _time(issue.last_seen),
+        "resolved_at": _time(issue.resolved_at),
+        "assignee_id": None if issue.assignee_id is None else encode("Member", issue.assignee_id),
+    }
+
+
+def event_resource(event: models.Event) -> dict[str, Any]:
+    return {
+        "id": encode("Event", event.id),
+        "event_id": event.event_id,
+        "issue_id": encode("Issue", event.issue_id),
+        "project_id": encode("Project", event.project_id),
+        "timestamp": _time(event.timestamp),
+        "received_at": _time(event.received_at),
+        "platform": event.platform,
+        "level": event.level,
+        "message": event.message,
+        "exception_type": event.exception_type,
+        "exception_value": event.exception_value,
+        "release": event.release,
+        "environment": event.environment,
+        "tags": dict(event.tags or {}),
     }

@@ -1,32 +1,44 @@
-"""Which scope a token needs to receive each event type, by webhook or subscription."""
+"""Which scope a token needs to receive each event type, by webhook or subscription.
+
+Every type in the catalog is listed here explicitly, and a type that is not listed needs `admin`: an
+event type added without thinking about who may read it is withheld, never sent to every reader of the
+organization (an event carries the resource it is about, so its scope is that resource's read scope).
+"""
 
 from __future__ import annotations
 
+from conduit.events.catalog import canonical
+
+ADMIN = "admin"
 # The lifecycle of an app installation is the app's own business: always sent to that app.
 LIFECYCLE = frozenset({"installation.created", "installation.deleted"})
-# Endpoint health concerns an app owner, who reads it with `app:read`.
 _BY_TYPE = {
-    "installation.failed": "installation:read",
+    "issue.created": "issue:read",
+    "issue.resolved": "issue:read",
+    "issue.unresolved": "issue:read",
+    "issue.ignored": "issue:read",
+    "issue.assigned": "issue:read",
+    "comment.created": "issue:read",
+    "event.created": "event:read",
+    # Links and tickets show the tracker installation's tickets.
     "issue.linked": "installation:read",
     "issue.unlinked": "installation:read",
+    "external_issue.updated": "installation:read",
+    "tracker_installation.failed": "installation:read",
+    "tracker_installation.removed": "installation:read",
+    # Endpoint health concerns an app owner, who reads it with `app:read`.
     "endpoint.failing": "app:read",
     "endpoint.disabled": "app:read",
 }
-_BY_FAMILY = {
-    "issue": "issue:read",
-    "event": "event:read",
-    "comment": "issue:read",
-    "external_issue": "installation:read",
-}
-DEFAULT_SCOPE = "org:read"
 
 
 def required_scope(event_type: str) -> str | None:
-    """The scope needed to receive `event_type`; None for an app's own lifecycle events."""
+    """The scope needed to receive `event_type`; None for an app's own lifecycle events.
+
+    A deprecated name needs what its replacement needs (`installation.removed` what
+    `tracker_installation.removed` needs).
+    """
+    event_type = canonical(event_type)
     if event_type in LIFECYCLE:
         return None
-    if event_type in _BY_TYPE:
-        return _BY_TYPE[event_type]
-    family = event_type.split(".", 1)[0]
-    # Event types the connectors add fall back to a scope every reader of the organization has.
-    return _BY_FAMILY.get(family, DEFAULT_SCOPE)
+    return _BY_TYPE.get(event_type, ADMIN)

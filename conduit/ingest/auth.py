@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conduit.db.models import ProjectKey
-from conduit.ingest.errors import BadRequest, Forbidden, Unauthorized
+from conduit.ingest.errors import BadRequest, Unauthorized, WrongProject
 
 _KEY = re.compile(r"[0-9a-zA-Z_-]{1,32}")
 # Bounded by length first so int() never meets a 10k-digit string; the value is checked against the
@@ -105,5 +105,5 @@ async def authenticate(session: AsyncSession, project_id: int, public_key: str |
     if row is None:
         raise Unauthorized("unknown or disabled DSN key")
     if row.project_id != project_id:
-        raise Forbidden(f"this DSN key does not belong to project {project_id}")
+        raise WrongProject(f"this DSN key does not belong to project {project_id}")
     return KeyOwner(organization_id=row.organization_id, project_id=row.project_id)

@@ -1,19 +1,21 @@
-"""Why an ingest request was refused.
+"""Why an ingest request was refused: each refusal is also the `conduit.errors` base it is a case of.
 
 IngestError            any refusal; carries an HTTP status and a detail for the SDK's logs
-├── BadRequest         400: malformed path, header, body, envelope, JSON or field
+├── BadRequest         400: malformed path, header, body, envelope, JSON or field       (Invalid)
 │   └── ClientGone     the client hung up mid-body: answered for form's sake, nobody reads it
-├── Unauthorized       401: no key, or a key that is unknown or disabled
-├── Forbidden          403: a valid key used for a project it does not belong to
-├── RequestTimeout     408: the body did not arrive within the server's deadline
-├── PayloadTooLarge    413: a size limit was crossed, compressed or decompressed
-└── UnsupportedEncoding 415: a Content-Encoding this server cannot decode
+├── Unauthorized       401: no key, or a key that is unknown or disabled                 (Forbidden)
+├── WrongProject       403: a valid key used for a project it does not belong to          (Forbidden)
+├── RequestTimeout     408: the body did not arrive within the server's deadline          (Invalid)
+├── PayloadTooLarge    413: a size limit was crossed, compressed or decompressed          (Invalid)
+└── UnsupportedEncoding 415: a Content-Encoding this server cannot decode                (Invalid)
 """
 
 from __future__ import annotations
 
+from conduit.errors import ConduitError, Forbidden, Invalid
 
-class IngestError(Exception):
+
+class IngestError(ConduitError):
     status_code = 400
 
     def __init__(self, detail: str) -> None:
@@ -21,15 +23,15 @@ class IngestError(Exception):
         self.detail = detail
 
 
-class BadRequest(IngestError):
+class BadRequest(IngestError, Invalid):
     status_code = 400
 
 
-class Unauthorized(IngestError):
+class Unauthorized(IngestError, Forbidden):
     status_code = 401
 
 
-class Forbidden(IngestError):
+class WrongProject(IngestError, Forbidden):
     status_code = 403
 
 
@@ -37,13 +39,13 @@ class ClientGone(BadRequest):
     pass
 
 
-class RequestTimeout(IngestError):
+class RequestTimeout(IngestError, Invalid):
     status_code = 408
 
 
-class PayloadTooLarge(IngestError):
+class PayloadTooLarge(IngestError, Invalid):
     status_code = 413
 
 
-class UnsupportedEncoding(IngestError):
+class UnsupportedEncoding(IngestError, Invalid):
     status_code = 415

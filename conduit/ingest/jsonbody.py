@@ -7,13 +7,14 @@ from typing import Any
 import orjson
 
 from conduit.ingest.errors import BadRequest
+from conduit.text import JSON_NUL_ESCAPE, without_nul
 
 
 def parse_object(data: bytes, what: str) -> dict[str, Any]:
     """`what` names the part being parsed ("event payload", "envelope header") for the error message.
 
     orjson rejects invalid UTF-8 and nesting deeper than 1024 levels, so neither reaches the rest of
-    the pipeline.
+    the pipeline. A NUL character becomes U+FFFD wherever it is (conduit.text).
     """
     try:
         value = orjson.loads(data)
@@ -21,6 +22,8 @@ def parse_object(data: bytes, what: str) -> dict[str, Any]:
         raise BadRequest(f"{what} is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise BadRequest(f"{what} must be a JSON object, not {_json_kind(value)}")
+    if JSON_NUL_ESCAPE in data:
+        value = without_nul(value)
     return value
 
 

@@ -33,6 +33,8 @@ class JobContext:
     job_id: int
     kind: str
     attempt: int
+    # The row's payload: `{"args": [...]}` for a call (the handler gets them as arguments), or a record
+    # (an event for `events.publish`; named fields in rows written before jobs took arguments).
     payload: dict[str, Any]
     organization_id: int | None
     key: str | None

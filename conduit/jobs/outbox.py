@@ -1,4 +1,10 @@
-"""Writing work into the outbox, inside the caller's transaction."""
+"""Writing work into the outbox, inside the caller's transaction.
+
+`enqueue(session, kind, *args)` records a call of the kind's handler as `handler(ctx, *args)`; the args
+are JSON values, ids wherever the subject has a row (the handler loads it, so it acts on the row as it
+is when the job runs). `add` writes a raw payload: the `events.publish` row, which carries the event
+itself, and rows written by earlier versions, whose handlers read `ctx.payload`.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,8 @@ from conduit.jobs import wakeup
 from conduit.jobs.registry import registry
 
 ARGS = "args"
+# What a job argument may be: anything JSON holds.
+JSONValue = int | str | float | bool | None | list[Any] | dict[str, Any]
 
 
 def add(
@@ -44,12 +52,12 @@ def add(
 def enqueue(
     session: AsyncSession,
     kind: str,
-    *ids: int | str | float | bool | None,
+    *args: JSONValue,
     organization_id: int | None = None,
     key: str | None = None,
     run_after: datetime | None = None,
 ) -> OutboxRow:
-    """Record a job called as `fn(ctx, *ids)`: jobs take ids (JSON scalars), never objects."""
+    """Record a job called as `fn(ctx, *args)`: jobs take ids and other JSON values, never objects."""
     return add(
-        session, kind, {ARGS: list(ids)}, organization_id=organization_id, key=key, run_after=run_after
+        session, kind, {ARGS: list(args)}, organization_id=organization_id, key=key, run_after=run_after
     )

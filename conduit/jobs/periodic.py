@@ -46,7 +46,7 @@ async def schedule_due(session: AsyncSession, spec: PeriodicSpec, now: datetime)
     if not claimed.rowcount:  # type: ignore[attr-defined]
         return False
     # The key keeps two runs of one periodic job from overlapping if one runs long.
-    outbox.add(session, spec.kind, {"scheduled_at": now.isoformat()}, key=f"periodic:{spec.name}")
+    outbox.enqueue(session, spec.kind, key=f"periodic:{spec.name}")
     return True
 
 

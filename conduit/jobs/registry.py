@@ -1,9 +1,17 @@
-"""Job kinds and their retry policy, declared where each job is registered."""
+"""Job kinds and their retry policy, declared where each job is registered.
+
+Every handler is called the same way: `async def handler(ctx, *args)`, where `args` are the JSON values
+the row was enqueued with (`conduit.jobs.outbox.enqueue`): ids wherever the subject has a row. The
+domains declare their kinds in their own modules; importing a module registers what it declares. The
+job system itself names no domain: the entry points import the domains' job modules
+(conduit.wiring), and CONDUIT_JOBS_MODULES adds more (plugins, tests).
+"""
 
 from __future__ import annotations
 
+import importlib
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -94,6 +102,12 @@ class Registry:
         return max((s.timeout for s in self._jobs.values()), default=60.0)
 
 
-# The process-wide registry; task modules register into it when imported.
+# The process-wide registry; job modules register into it when imported.
 registry = Registry()
 job = registry.job
+
+
+def load(modules: Iterable[str]) -> None:
+    """Import modules by name, so the kinds they declare are registered (CONDUIT_JOBS_MODULES)."""
+    for name in modules:
+        importlib.import_module(name)

@@ -17,22 +17,20 @@ from sqlalchemy import update
 
 from conduit.db.models import OutboxRow
 from conduit.db.models.outbox import LEASED, OutboxState
-from conduit.jobs import tasks
 from conduit.jobs.config import JobsSettings
 from conduit.jobs.dispatcher import Dispatcher
 from conduit.jobs.embedded import EmbeddedPool
 from conduit.jobs.executor import Executor
+from conduit.jobs.maintenance import PRUNE_KIND
 from conduit.jobs.periodic import run_scheduler
 from conduit.jobs.redis_queue import RedisQueue
-from conduit.jobs.registry import Registry, registry
+from conduit.jobs.registry import Registry, load, registry
 from conduit.jobs.sweeper import run_sweeper
-from conduit.jobs.tasks.maintenance import PRUNE_KIND
 from conduit.jobs.transport import Transport
 from conduit.jobs.writes import DatabaseUnavailable, Writer, patiently
-from conduit.runtime import Runtime
+from conduit.runtime import Resource, Runtime
 
 log = logging.getLogger("conduit.jobs")
-EXTRA_KEY = "jobs"
 RECLAIM_PATIENCE_SECONDS = 15.0
 
 
@@ -85,13 +83,16 @@ class JobService:
 
     async def stop(self) -> None:
         """Stop dispatching first, then the runner (promptly: see EmbeddedPool.close)."""
-        if self.runtime.extras.get(EXTRA_KEY) is self:
-            del self.runtime.extras[EXTRA_KEY]
+        self.runtime.release(JOBS, self)
         try:
             await self.stop_background()
             await self.transport.close()
         finally:
             await self.writer.close()
+
+
+# One job service per runtime, even when several apps share it; a runtime that closes stops it.
+JOBS: Resource[JobService] = Resource("the job service", close=JobService.stop)
 
 
 async def _reclaim_all(writer: Writer) -> None:
@@ -116,7 +117,7 @@ async def _reclaim_all(writer: Writer) -> None:
 async def start_jobs(runtime: Runtime, settings: JobsSettings | None = None) -> JobService:
     """Start this API process's share of the job system: embedded without Redis, dispatch-only with it."""
     settings = settings or JobsSettings()
-    tasks.load(settings.modules)
+    load(settings.modules)
     if runtime.settings.redis_url:
         queue = RedisQueue.from_url(runtime.settings.redis_url, settings.queue_name)
         service = JobService(runtime, settings, queue)
@@ -129,6 +130,6 @@ async def start_jobs(runtime: Runtime, settings: JobsSettings | None = None) -> 
         service = JobService(runtime, settings, pool, writer=writer)
         pool.start(service.executor())
         log.info("jobs: running embedded, %d at a time", settings.concurrency)
+    runtime.provide(JOBS, service)
     await service.start()
-    runtime.extras[EXTRA_KEY] = service
     return service

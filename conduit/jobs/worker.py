@@ -11,12 +11,11 @@ from arq import Retry as ArqRetry
 from arq.connections import RedisSettings
 from arq.worker import Worker, func
 
-from conduit.jobs import tasks
 from conduit.jobs.config import JobsSettings
 from conduit.jobs.executor import DatabaseUnavailable, Executor
 from conduit.jobs.redis_queue import RUN_FUNCTION, RedisQueue
-from conduit.jobs.registry import Registry, registry
-from conduit.jobs.service import EXTRA_KEY, JobService
+from conduit.jobs.registry import Registry, load, registry
+from conduit.jobs.service import JOBS, JobService
 from conduit.runtime import Runtime
 from conduit.settings import Settings
 
@@ -65,7 +64,7 @@ def build_worker(
     if not settings.redis_url:
         raise ValueError("a worker needs CONDUIT_REDIS_URL; without Redis, jobs run inside `conduit serve`")
     js = jobs_settings or JobsSettings()
-    tasks.load(js.modules)
+    load(js.modules)
     # arq's own timeout is only a backstop: the executor enforces each kind's timeout first.
     backstop = jobs.max_timeout + js.lease_grace_seconds + 60
 
@@ -75,7 +74,7 @@ def build_worker(
         ctx[SERVICE] = service
         ctx[EXECUTOR] = service.executor(resources={"redis": ctx["redis"]})
         ctx[SLOTS] = asyncio.Semaphore(js.concurrency)
-        runtime.extras[EXTRA_KEY] = service
+        runtime.provide(JOBS, service)
         if burst:
             await service.dispatcher.dispatch_all()
         await service.start()

@@ -10,18 +10,19 @@ import strawberry
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from conduit import ids
+from conduit import errors, ids
 from conduit.apps import service
 from conduit.auth import tokens
 from conduit.db import models
 from conduit.db.base import utcnow
 from conduit.db.tenancy import TenantScope
 from conduit.events.catalog import EVENT_TYPES
+from conduit.schema.apps import App, AppInstallation, AppKind
+from conduit.schema.catalog import EventTypeInfo
 from conduit.schema.context import Info
-from conduit.schema.errors import ForbiddenError, NotFoundError, ValidationError, decoded_pk
+from conduit.schema.deliveries import Delivery
+from conduit.schema.errors import ForbiddenError, NotFoundError, ValidationError, decoded_pk, user_error
 from conduit.schema.permissions import forbidden, require
-from conduit.schema.types.app import App, AppInstallation, AppKind, EventTypeInfo
-from conduit.schema.types.delivery import Delivery
 from conduit.webhooks import fanout, payloads
 from conduit.webhooks.schedule import DEFAULT_TIMEOUT
 
@@ -187,8 +188,8 @@ class AppMutation:
         async with runtime.sessions() as session:
             try:
                 made = await service.create_app(session, runtime, viewer.organization_id, spec)
-            except service.InvalidApp as exc:
-                return ValidationError(message=str(exc), field=exc.field)
+            except errors.Invalid as exc:
+                return user_error(exc)
             await session.commit()
         inst = (
             None
@@ -260,8 +261,8 @@ class AppMutation:
                 grant = await service.install(
                     session, info.context.runtime, app, viewer.organization_id, actor=viewer.actor
                 )
-            except service.InstallError as exc:
-                return ValidationError(message=str(exc), field="appId")
+            except errors.Invalid as exc:
+                return user_error(exc, field="appId")
             await session.commit()
             inst = AppInstallation.from_model(grant.installation, app.name)
         redirect = None if not app.redirect_url else with_code(app.redirect_url, grant.code, str(inst.id))

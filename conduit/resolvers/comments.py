@@ -14,8 +14,8 @@ from conduit.db.tenancy import TenantScope
 from conduit.events.emit import emit
 from conduit.schema.context import Info
 from conduit.schema.errors import ForbiddenError, NotFoundError, ValidationError
+from conduit.schema.issues import Comment
 from conduit.schema.permissions import forbidden
-from conduit.schema.types.comment import Comment
 
 
 @strawberry.type

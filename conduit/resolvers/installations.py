@@ -6,16 +6,15 @@ from typing import Annotated, Any
 
 import strawberry
 
-from conduit import ids
-from conduit.connectors.catalog import PROVIDERS
+from conduit import errors, ids
 from conduit.connectors.config import ConfigError, SyncConfig
-from conduit.connectors.errors import TrackerError
+from conduit.connectors.registry import PROVIDERS
 from conduit.db import models
 from conduit.db.tenancy import TenantScope
 from conduit.schema.context import Info
-from conduit.schema.errors import ForbiddenError, NotFoundError, UserError, ValidationError
+from conduit.schema.errors import ForbiddenError, NotFoundError, UnknownStatusError, ValidationError
 from conduit.schema.permissions import forbidden, require
-from conduit.schema.types.installation import Installation, Provider
+from conduit.schema.trackers import Installation, Provider
 from conduit.sync import install, statuses
 from conduit.sync.uninstall import uninstall
 
@@ -49,13 +48,6 @@ class StartInstallationPayload:
     )
 
 
-@strawberry.type(description="The config names statuses the tracker does not have.")
-class UnknownStatusError(UserError):
-    field: str | None
-    unknown: list[str]
-    valid_statuses: list[str] = strawberry.field(description="The statuses the tracker has.")
-
-
 @strawberry.type
 class UpdateInstallationConfigPayload:
     installation: Installation
@@ -86,13 +78,6 @@ UninstallResult = Annotated[
 ]
 
 
-def installation_pk(global_id: str) -> int | None:
-    try:
-        return ids.decode_as(global_id, "Installation")
-    except ids.InvalidId:
-        return None
-
-
 @strawberry.type
 class InstallationQuery:
     @strawberry.field(description="The trackers Conduit can connect to.")
@@ -102,7 +87,7 @@ class InstallationQuery:
     @strawberry.field
     async def installation(self, info: Info, id: strawberry.ID) -> Installation | None:
         require(info, "installation:read")
-        pk = installation_pk(id)
+        pk = ids.pk_or_none(id, "Installation")
         row = await info.context.loaders.installation.load(pk) if pk else None
         return Installation.from_model(row) if row else None
 
@@ -142,7 +127,7 @@ class InstallationMutation:
         async with ctx.runtime.sessions() as session:
             existing = None
             if installation_id is not None:
-                pk = installation_pk(installation_id)
+                pk = ids.pk_or_none(installation_id, "Installation")
                 existing = await TenantScope(session, org_id).get(models.Installation, pk) if pk else None
                 if existing is None:
                     return NotFoundError(message="installation not found")
@@ -179,7 +164,7 @@ class InstallationMutation:
     ) -> UpdateInstallationConfigResult:
         if err := forbidden(info, "installation:write"):
             return err
-        pk = installation_pk(installation_id)
+        pk = ids.pk_or_none(installation_id, "Installation")
         async with info.context.runtime.sessions() as session:
             scope = TenantScope(session, info.context.viewer.organization_id)
             row = await scope.get(models.Installation, pk) if pk else None
@@ -196,7 +181,9 @@ class InstallationMutation:
                 return UnknownStatusError(
                     message=str(exc), field=exc.field, unknown=exc.unknown, valid_statuses=exc.valid
                 )
-            except TrackerError as exc:
+            except errors.Upstream as exc:
+                # Not `user_error`: the result union has no TrackerError, and what failed is the check of
+                # the config, so the config is what the message is about.
                 return ValidationError(
                     message=f"the tracker's statuses could not be read to check the config: {exc.message}",
                     field="config",
@@ -212,7 +199,7 @@ class InstallationMutation:
     async def uninstall(self, info: Info, installation_id: strawberry.ID) -> UninstallResult:
         if err := forbidden(info, "installation:write"):
             return err
-        pk = installation_pk(installation_id)
+        pk = ids.pk_or_none(installation_id, "Installation")
         org_id = info.context.viewer.organization_id
         async with info.context.runtime.sessions() as session:
             row = await TenantScope(session, org_id).get(models.Installation, pk) if pk else None

@@ -13,8 +13,8 @@ from conduit.db.tenancy import TenantScope
 from conduit.events.emit import emit
 from conduit.schema.context import Info
 from conduit.schema.errors import ForbiddenError, NotFoundError, ValidationError
+from conduit.schema.issues import Issue, IssueStatus
 from conduit.schema.permissions import forbidden
-from conduit.schema.types.issue import Issue, IssueStatus
 
 STATUS_EVENTS = {
     models.IssueStatus.RESOLVED: "issue.resolved",

@@ -11,9 +11,9 @@ from conduit.db import models
 from conduit.jobs import admin
 from conduit.schema.context import Info
 from conduit.schema.errors import ForbiddenError, NotFoundError
+from conduit.schema.jobs import Job, JobQueueStats, JobState
 from conduit.schema.pagination import Connection, Page, SortKey, connection, page_size, position
 from conduit.schema.permissions import forbidden, require
-from conduit.schema.types.job import Job, JobQueueStats, JobState
 
 JOB_SORT = SortKey(models.OutboxRow.id, models.OutboxRow.id, descending=True)
 

@@ -6,25 +6,16 @@ from typing import Annotated
 
 import strawberry
 
-from conduit import ids
-from conduit.connectors.errors import RateLimited, TrackerError
+from conduit import errors, ids
 from conduit.db import models
 from conduit.db.models.integrations import TicketRequest as TicketRequestRow
 from conduit.db.tenancy import TenantScope
-from conduit.jobs.tasks.sync import queue_webhook
 from conduit.schema.context import Info
-from conduit.schema.errors import ForbiddenError, NotFoundError, UserError, ValidationError
+from conduit.schema.errors import ForbiddenError, NotFoundError, TrackerFailure, ValidationError, user_error
 from conduit.schema.permissions import forbidden, require
-from conduit.schema.types.external_issue import IssueLink, TicketRequest
+from conduit.schema.trackers import IssueLink, TicketRequest
 from conduit.sync import links
-
-
-@strawberry.type(
-    name="TrackerError",
-    description="The tracker could not be reached or refused; `retryAfter` says when to try again.",
-)
-class TrackerFailure(UserError):
-    retry_after: float | None = None
+from conduit.sync.jobs import queue_webhook
 
 
 @strawberry.type
@@ -142,12 +133,8 @@ class LinkMutation:
                 )
             except links.LinkError as exc:
                 return ValidationError(message=str(exc), field="key")
-            except RateLimited as exc:
-                return TrackerFailure(message=exc.message, retry_after=exc.retry_after)
-            except TrackerError as exc:
-                if exc.status is not None and 400 <= exc.status < 500 and exc.status != 429:
-                    return ValidationError(message=exc.message, field="key")
-                return TrackerFailure(message=exc.message)
+            except errors.Upstream as exc:
+                return user_error(exc, field="key")
             queue_webhook(
                 session,
                 issue.organization_id,

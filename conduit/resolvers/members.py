@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from conduit.db import models
 from conduit.schema.context import Info
 from conduit.schema.errors import ForbiddenError, ValidationError
+from conduit.schema.organization import Member, MemberRole
 from conduit.schema.permissions import forbidden
-from conduit.schema.types.member import Member, MemberRole
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{1,63}$")
 

@@ -11,8 +11,8 @@ from conduit.bootstrap import dsn_for, new_public_key, slugify
 from conduit.db import models
 from conduit.schema.context import Info
 from conduit.schema.errors import ForbiddenError, ValidationError
+from conduit.schema.organization import Project
 from conduit.schema.permissions import forbidden
-from conduit.schema.types.project import Project
 
 
 @strawberry.input

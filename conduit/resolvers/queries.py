@@ -6,33 +6,13 @@ from typing import Any
 
 import strawberry
 
-from conduit import ids
 from conduit.schema.context import Info
 from conduit.schema.errors import decoded_id, decoded_pk
+from conduit.schema.issues import Event, Issue
+from conduit.schema.node import Node
+from conduit.schema.organization import Member, Organization, Project, Viewer
 from conduit.schema.permissions import require
-from conduit.schema.types.event import Event
-from conduit.schema.types.installation import Installation
-from conduit.schema.types.issue import Issue
-from conduit.schema.types.member import Member
-from conduit.schema.types.node import Node
-from conduit.schema.types.organization import Organization
-from conduit.schema.types.project import Project
-
-
-@strawberry.type(description="Who is asking: the token's organization and scopes.")
-class Viewer:
-    scopes: list[str]
-    organization_pk: strawberry.Private[int]
-
-    @strawberry.field(description="The id of the token's organization, which any token may know.")
-    def organization_id(self) -> strawberry.ID:
-        return strawberry.ID(ids.encode("Organization", self.organization_pk))
-
-    @strawberry.field(description="Null, with a FORBIDDEN error, for a token without `org:read`.")
-    async def organization(self, info: Info) -> Organization | None:
-        row = await info.context.loaders.organization.load(self.organization_pk)
-        return Organization.from_model(row) if row else None
-
+from conduit.schema.trackers import Installation
 
 # Global id type → (scope needed, loader attribute, GraphQL type).
 NODE_TYPES: dict[str, tuple[str, str, Any]] = {

@@ -3,45 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from datetime import datetime
-from typing import cast
 
 import strawberry
-from strawberry.scalars import JSON
 
 from conduit.events.broker import LiveEvent, broker_for
-from conduit.events.catalog import EVENT_TYPES
+from conduit.events.catalog import EVENT_TYPES, names_of
 from conduit.events.scopes import required_scope
+from conduit.schema.catalog import EventMessage
 from conduit.schema.context import Info
 from conduit.schema.errors import BadInput
-
-
-@strawberry.type(description="One catalog event, as it happened.")
-class EventMessage:
-    id: str
-    type: str
-    version: int
-    occurred_at: datetime
-    data: JSON = strawberry.field(description="Valid against the type's schema in `eventTypes`.")
-    actor: JSON
-
-    @classmethod
-    def from_live(cls, e: LiveEvent) -> EventMessage:
-        return cls(
-            id=e.id,
-            type=e.type,
-            version=e.version,
-            occurred_at=datetime.fromisoformat(e.occurred_at),
-            data=cast(JSON, e.data),
-            actor=cast(JSON, e.actor),
-        )
 
 
 def _allowed(info: Info, event: LiveEvent, types: frozenset[str] | None) -> bool:
     viewer = info.context.viewer
     if event.organization_id != viewer.organization_id:
         return False
-    if types is not None and event.type not in types:
+    # A subscriber may still filter on a deprecated name of the type.
+    if types is not None and types.isdisjoint(names_of(event.type)):
         return False
     scope = required_scope(event.type)
     # An app's own lifecycle events (with their grant codes) are for webhooks only.

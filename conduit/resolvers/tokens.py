@@ -6,16 +6,16 @@ from typing import Annotated
 
 import strawberry
 
-from conduit import ids
+from conduit import errors, ids
 from conduit.auth import tokens
 from conduit.bootstrap import mint_token
 from conduit.db import models
 from conduit.db.base import utcnow
 from conduit.db.tenancy import TenantScope
 from conduit.schema.context import Info
-from conduit.schema.errors import ForbiddenError, NotFoundError, ValidationError
+from conduit.schema.errors import ForbiddenError, NotFoundError, ValidationError, user_error
+from conduit.schema.organization import ApiToken
 from conduit.schema.permissions import forbidden
-from conduit.schema.types.token import ApiToken
 
 
 @strawberry.input
@@ -54,8 +54,8 @@ class TokenMutation:
             return ValidationError(message="name must be 1 to 200 characters", field="name")
         try:
             scopes = tokens.validate_scopes(input.scopes)
-        except tokens.InvalidScope as exc:
-            return ValidationError(message=str(exc), field="scopes")
+        except errors.Invalid as exc:
+            return user_error(exc, field="scopes")
         viewer = info.context.viewer
         beyond = [s for s in scopes if not viewer.can(s)]
         if beyond:

@@ -1,4 +1,6 @@
-"""The GraphQL schema, assembled from one piece per domain; also an Apollo Federation v2 subgraph.
+"""The GraphQL types, one module per domain, and `ConduitSchema`, which makes them an Apollo Federation
+v2 subgraph. The schema itself is assembled one layer up, where the root Query and Mutation fields
+live: a type knows the domain services it reads, never the root fields that return it.
 
 `_entities` answers each representation on its own: one that is malformed (not an object, no
 `__typename`, a type that is not an entity here, key fields other than `id`, an `id` that is not a
@@ -11,14 +13,12 @@ two are not told apart. How many representations one request may carry is a matt
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError, GraphQLUnionType
 from strawberry.federation.schema import FederationAny
-from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, Info
 
 from conduit import ids
@@ -82,49 +82,3 @@ class ConduitSchema(strawberry.federation.Schema):
         except ids.InvalidId as exc:
             return bad(f"has an unusable `{ENTITY_KEY}`: {exc}")
         return entity.resolve_reference(info=info, id=strawberry.ID(global_id))
-
-
-def build_schema(extensions: Sequence[Any] = ()) -> ConduitSchema:
-    from conduit.resolvers.apps import AppMutation, AppQuery
-    from conduit.resolvers.comments import CommentMutation
-    from conduit.resolvers.deliveries import DeliveryMutation
-    from conduit.resolvers.installations import InstallationMutation, InstallationQuery
-    from conduit.resolvers.issues import IssueMutation
-    from conduit.resolvers.jobs import JobMutation, JobQuery
-    from conduit.resolvers.links import LinkMutation, LinkQuery
-    from conduit.resolvers.members import MemberMutation
-    from conduit.resolvers.projects import ProjectMutation
-    from conduit.resolvers.queries import RootQuery
-    from conduit.resolvers.subscriptions import EventSubscription
-    from conduit.resolvers.tokens import TokenMutation
-    from conduit.schema.permissions import enforce_scopes
-    from conduit.schema.types.event import Event
-    from conduit.schema.types.member import Member
-    from conduit.schema.types.token import ApiToken
-
-    query = merge_types("Query", (RootQuery, JobQuery, InstallationQuery, LinkQuery, AppQuery))
-    mutation = merge_types(
-        "Mutation",
-        (
-            ProjectMutation,
-            IssueMutation,
-            TokenMutation,
-            MemberMutation,
-            JobMutation,
-            InstallationMutation,
-            LinkMutation,
-            AppMutation,
-            DeliveryMutation,
-            CommentMutation,
-        ),
-    )
-    schema = ConduitSchema(
-        query=query,
-        mutation=mutation,
-        subscription=EventSubscription,
-        types=[Event, Member, ApiToken],
-        extensions=list(extensions),
-        federation_version=FEDERATION_VERSION,  # type: ignore[arg-type]
-    )
-    enforce_scopes(schema)
-    return schema

@@ -4,14 +4,19 @@ Depth, alias and token limits bound the size of a document, not the size of its 
 `issues(first: 100)` are a short document and a million objects. The cost estimates the answer:
 
     cost(selection set) = sum, over its fields, of cost(field)
-    cost(field)         = 1                                        for a leaf (scalar, enum, introspection)
-                        = 1 + multiplier(field) * cost(its selection set)   for an object, interface or union
+    cost(field)         = weight(field)                            for a leaf (scalar, enum)
+                        = weight(field) + multiplier(field) * cost(its selection set)
+                                                                   for an object, interface or union
+    weight(field)       = 1, or more for a field that runs its own aggregate queries (FIELD_WEIGHTS), or
+                          for introspection (INTROSPECTION_WEIGHTS: a `__schema` answer is the whole schema)
 
     multiplier(field)   = min(first or last, MAX_PAGE)   when the field takes `first`/`last`
                                                           (DEFAULT_PAGE when neither is given)
                         = number of representations       for `_entities`
                         = 1                               for `edges` and `nodes` of a connection
                                                           (its page size was counted by the field above)
+                        = LIST_BOUNDS[field]              for a list whose length Conduit bounds (frames,
+                                                          tags, attempts, an organization's apps)
                         = DEFAULT_LIST_SIZE               for any other list of objects
                         = 1                               otherwise
 
@@ -67,11 +72,33 @@ from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
 
+from conduit.apps.service import MAX_APPS, MAX_INSTALLATIONS
+from conduit.ingest.normalize import MAX_EXCEPTIONS, MAX_FRAMES, MAX_TAGS
 from conduit.schema.pagination import DEFAULT_PAGE, MAX_PAGE
+from conduit.webhooks.schedule import MAX_ATTEMPTS
 
 TOO_COSTLY = "QUERY_TOO_COSTLY"
-# A list field without paging arguments (an issue's links, an event's frames) is assumed this long.
+# A list field without paging arguments (an issue's links, a project's keys) is assumed this long...
 DEFAULT_LIST_SIZE = DEFAULT_PAGE
+# ...unless Conduit bounds it: then the bound is what it costs, so a list that is long in practice (an
+# event's 200 frames) is not priced as a short one.
+LIST_BOUNDS: Mapping[tuple[str, str], int] = {
+    ("Event", "stacktrace"): MAX_FRAMES,
+    ("ExceptionValue", "stacktrace"): MAX_FRAMES,
+    ("Event", "exceptions"): MAX_EXCEPTIONS,
+    ("Event", "tags"): MAX_TAGS,
+    ("Delivery", "attempts"): MAX_ATTEMPTS,
+    ("Query", "apps"): MAX_APPS,
+    ("Query", "appInstallations"): MAX_INSTALLATIONS,
+}
+# Fields whose resolver runs aggregate queries over many rows (health windows, queue statistics).
+FIELD_WEIGHTS: Mapping[tuple[str, str], int] = {
+    ("App", "health"): 100,
+    ("Installation", "health"): 100,
+    ("Query", "jobStats"): 100,
+}
+# Introspection answers are bounded by the schema, but `__schema` is all of it: about 130 KB here.
+INTROSPECTION_WEIGHTS: Mapping[str, int] = {"__schema": 5_000, "__type": 100}
 PAGE_ARGUMENTS = ("first", "last")
 ENTITIES = "_entities"
 CONNECTION_LISTS = frozenset({"edges", "nodes"})
@@ -169,6 +196,7 @@ class _Walk:
 
     def _field(self, occurrences: list[Occurrence], budget: int) -> int:
         multiplier = 0
+        weight = max(_weight(parent, node) for parent, node in occurrences)
         children: list[Part] = []
         for parent, node in occurrences:
             field = _field_of(parent, node)
@@ -180,8 +208,8 @@ class _Walk:
             multiplier = max(multiplier, self._multiplier(parent, field, node))
             children.append((child, node.selection_set))
         if not children or multiplier == 0:
-            return 1
-        return 1 + multiplier * self.selections(children, (budget - 1) // multiplier)
+            return weight
+        return weight + multiplier * self.selections(children, (budget - weight) // multiplier)
 
     def _multiplier(self, parent: GraphQLNamedType, field: GraphQLField, node: FieldNode) -> int:
         if node.name.value == ENTITIES and parent is self.schema.query_type:
@@ -192,7 +220,9 @@ class _Walk:
             return max(sizes) if sizes else DEFAULT_PAGE
         if is_list_type(get_nullable_type(field.type)):
             is_connection = isinstance(parent, GraphQLObjectType) and "pageInfo" in parent.fields
-            return 1 if is_connection and node.name.value in CONNECTION_LISTS else DEFAULT_LIST_SIZE
+            if is_connection and node.name.value in CONNECTION_LISTS:
+                return 1
+            return LIST_BOUNDS.get((parent.name, node.name.value), DEFAULT_LIST_SIZE)
         return 1
 
     def _page_size(self, field: GraphQLField, node: FieldNode, name: str) -> int | None:
@@ -259,8 +289,15 @@ class _Walk:
         return named if named is not None and is_composite_type(named) else parent
 
 
+def _weight(parent: GraphQLNamedType, node: FieldNode) -> int:
+    name = node.name.value
+    if name.startswith("__"):
+        return INTROSPECTION_WEIGHTS.get(name, 1)
+    return FIELD_WEIGHTS.get((parent.name, name), 1)
+
+
 def _field_of(parent: GraphQLNamedType, node: FieldNode) -> GraphQLField | None:
-    # Introspection (`__schema`, `__type`, `__typename`) is bounded by the schema: a leaf here.
+    # Introspection is priced by its weight alone (its answer is bounded by the schema): a leaf here.
     if node.name.value.startswith("__"):
         return None
     if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):

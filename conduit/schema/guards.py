@@ -25,7 +25,19 @@ from collections.abc import Awaitable, Callable, Generator, Iterator
 from inspect import isawaitable
 from typing import Any
 
-from graphql import GraphQLError, GraphQLResolveInfo, GraphQLSyntaxError, OperationDefinitionNode
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    GraphQLResolveInfo,
+    GraphQLSyntaxError,
+    OperationDefinitionNode,
+    StringValueNode,
+    Visitor,
+    visit,
+)
+from graphql import (
+    ExecutionResult as GraphQLExecutionResult,
+)
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -74,8 +86,57 @@ def extensions(settings: Settings) -> list[ExtensionFactory]:
         # After the validation cache, which sets the validation errors this one adds to.
         lambda: OperationSelection(),
         lambda: CostLimit(max_cost),
+        lambda: RefuseNul(),
         lambda: YieldToLoop(),
     ]
+
+
+class RefuseNul(SchemaExtension):
+    """A NUL character in any string the client sends is bad input, refused before anything runs.
+
+    PostgreSQL text cannot hold U+0000 (the insert fails deep inside a mutation) while SQLite stores it,
+    so without this the same request is an unexpected error on one database and a stored name that no
+    terminal prints right on the other. No field of Conduit's has a use for it.
+    """
+
+    def on_execute(self) -> Iterator[None]:
+        ctx = self.execution_context
+        if ctx.result is None and (
+            _has_nul(ctx.variables)
+            or (ctx.graphql_document is not None and _document_has_nul(ctx.graphql_document))
+        ):
+            ctx.result = GraphQLExecutionResult(
+                data=None,
+                errors=[
+                    GraphQLError(
+                        "a string in this request contains a NUL character (U+0000), which no field accepts",
+                        extensions={"code": "BAD_USER_INPUT"},
+                    )
+                ],
+            )
+        yield
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _document_has_nul(document: DocumentNode) -> bool:
+    found = False
+
+    class Find(Visitor):
+        def enter_string_value(self, node: StringValueNode, *_: object) -> None:
+            nonlocal found
+            found = found or "\x00" in node.value
+
+    visit(document, Find())
+    return found
 
 
 class OperationSelection(SchemaExtension):
@@ -121,7 +182,7 @@ class YieldToLoop(SchemaExtension):
     finishes, every resolver waiting on it wakes in the same turn of the loop. Either way a large answer
     becomes one long stretch of CPU during which nothing else on the loop runs, not even a timeout.
 
-    So an operation works in slices. Once a slice is used up, further fields, and resolvers resuming
+    So an operation works in slices. Once a slice is used up, further fields, and field functions resuming
     after an await, join a queue instead of running, which ends the stretch. On each later turn of the
     loop — after it has polled for I/O and run whatever else was ready — a new slice starts and the queue
     wakes a batch of waiters, oldest first; a waiter that finds the slice already used up goes back to

@@ -15,7 +15,7 @@ table is refused to every token (`admin` is required) until it is classified —
 which lists unclassified types, fails until then. A per-field permission class or a check in each
 resolver would have to be remembered on every field; a check in `from_model` has no `info` to read.
 
-Queries raise `Forbidden`; mutations return a `ForbiddenError` for their own scope (see `forbidden`).
+Queries raise `MissingScope`; mutations return a `ForbiddenError` for their own scope (see `forbidden`).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from strawberry.types.base import get_object_definition
 
 from conduit.auth import tokens
 from conduit.schema.context import Info
-from conduit.schema.errors import Forbidden, ForbiddenError
+from conduit.schema.errors import ForbiddenError, MissingScope
 from conduit.schema.pagination import Connection, Edge
 
 # Scope families follow conduit.auth.tokens: `write` implies `read`, `admin` implies everything.
@@ -128,7 +128,7 @@ def can(info: Info | GraphQLResolveInfo, scope: str) -> bool:
 
 def require(info: Info, scope: str) -> None:
     if not can(info, scope):
-        raise Forbidden(scope)
+        raise MissingScope(scope)
 
 
 def forbidden(info: Info, scope: str) -> ForbiddenError | None:
@@ -203,7 +203,7 @@ def _guard_field(field: GraphQLField, scopes: Mapping[str, str | None]) -> None:
 def _checked_before(resolve: Resolver, scope: str) -> Resolver:
     def guarded(root: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
         if not can(info, scope):
-            raise Forbidden(scope)
+            raise MissingScope(scope)
         return resolve(root, info, **args)
 
     guarded.required_scope = scope  # type: ignore[attr-defined]  # read by the schema tests
@@ -213,12 +213,12 @@ def _checked_before(resolve: Resolver, scope: str) -> Resolver:
 def _checked_after(resolve: Resolver, scopes: Mapping[str, str | None]) -> Resolver:
     """For an abstract type the scope depends on what came back: check each value's concrete type."""
 
-    def refusal(info: GraphQLResolveInfo, value: Any) -> Forbidden | None:
+    def refusal(info: GraphQLResolveInfo, value: Any) -> MissingScope | None:
         definition = get_object_definition(value)
         if definition is None:  # None, or an error already in the list
             return None
         scope = scopes.get(definition.name, UNCLASSIFIED)
-        return None if scope is None or can(info, scope) else Forbidden(scope)
+        return None if scope is None or can(info, scope) else MissingScope(scope)
 
     async def entry_later(info: GraphQLResolveInfo, pending: Awaitable[Any]) -> Any:
         value = await pending

@@ -3,8 +3,8 @@ and applied by a job.
 
 The URL names the installation by its opaque `hook_token`, never by its id. Before answering, the
 receiver finds the installation by that token, checks the signature (constant time) and, where the
-signature carries claims (Jira's JWT), that they name this installation's site and webhooks; then it
-parses, records receipts and the job in one commit, and answers 202.
+signature carries claims (a JWT naming a site and a webhook), that they name this installation's
+site and webhooks; then it parses, records receipts and the job in one commit, and answers 202.
 
 Invariants:
 - An unknown token, a token of another provider, an installation not set up yet and a missing or bad
@@ -166,18 +166,16 @@ async def receive(
             )
         if external is not None:
             assert change.ticket is not None
-            payload = {
-                "installation_id": installation_id,
-                "external_issue_id": external,
-                "kind": change.kind.value,
-                "ticket": _record_json(change.ticket),
-                "delivery_id": names[0],
-                "actor": change.actor,
-            }
-            outbox.add(
+            # The apply job's arguments, in the order of conduit.sync.jobs.APPLY_FIELDS.
+            outbox.enqueue(
                 session,
                 APPLY_KIND,
-                payload,
+                installation_id,
+                external,
+                change.kind.value,
+                _record_json(change.ticket),
+                names[0],
+                change.actor,
                 organization_id=installation.organization_id,
                 key=ticket_key(external),
             )

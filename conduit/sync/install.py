@@ -23,20 +23,22 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conduit.connectors import get_connectors
-from conduit.connectors.catalog import Provider, provider
+from conduit.connectors.catalog import Provider
 from conduit.connectors.clients import ClientError, NoOAuthClient, check_own_client
 from conduit.connectors.http import PRIVATE_SETTING
+from conduit.connectors.registry import provider
 from conduit.db.base import utcnow
 from conduit.db.models import Installation, InstallationStatus
 from conduit.db.models.integrations import OAuthState
+from conduit.egress import UnresolvableHost, WebhookURLError, check_host
 from conduit.events.emit import emit
-from conduit.ids import encode
+from conduit.events.resources import installation_resource
 from conduit.jobs import outbox
 from conduit.runtime import Runtime
-from conduit.webhooks.ssrf import UnresolvableHost, WebhookURLError, check_host
 
 STATE_LIFETIME = timedelta(minutes=10)
 INSTALL_KIND = "tracker.install"
+FAILED_EVENT = "tracker_installation.failed"
 MAX_BASE_URL = 500
 # How long resolving a base URL's host may take while the person waits for startInstallation.
 RESOLVE_TIMEOUT = 5.0
@@ -64,7 +66,9 @@ def webhook_url(runtime: Runtime, installation: Installation) -> str:
 
 
 def _bad_base_url(why: str) -> InstallError:
-    return InstallError(f"baseUrl {why}; give the server's address, e.g. https://jira.example.com", "baseUrl")
+    return InstallError(
+        f"baseUrl {why}; give the server's address, e.g. https://tracker.example.com", "baseUrl"
+    )
 
 
 def parse_base_url(base_url: str | None) -> httpx.URL | None:
@@ -78,7 +82,9 @@ def parse_base_url(base_url: str | None) -> httpx.URL | None:
         raise _bad_base_url("contains spaces or control characters")
     try:
         parsed = httpx.URL(value)
-    except httpx.InvalidURL as exc:
+        # Reading the host decodes IDNA labels, which fails for a malformed punycode label (`xn--a`).
+        parsed.host  # noqa: B018
+    except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
         raise _bad_base_url(f"is not a valid URL ({exc})") from None
     if parsed.scheme not in ("http", "https"):
         raise _bad_base_url(f"must use http or https, not {parsed.scheme or 'no scheme'!r}")
@@ -220,25 +226,21 @@ async def accept_callback(
                 f"installation again and approve access in {name}."
             )
             installation.status, installation.status_reason = InstallationStatus.ERROR, reason
-            emit(session, "installation.failed", installation.organization_id, failed_data(installation))
+            emit(session, FAILED_EVENT, installation.organization_id, failed_data(installation))
         else:
-            payload = {"state_id": row.id, "code": runtime.secrets.encrypt(code)}
-            outbox.add(session, INSTALL_KIND, payload, organization_id=installation.organization_id)
+            outbox.enqueue(
+                session,
+                INSTALL_KIND,
+                row.id,
+                runtime.secrets.encrypt(code),
+                organization_id=installation.organization_id,
+            )
         await session.commit()
         return installation
 
 
 def failed_data(installation: Installation) -> dict[str, Any]:
-    return {
-        "installation": {
-            "id": encode("Installation", installation.id),
-            "provider": installation.provider,
-            "status": installation.status.value,
-            "status_reason": installation.status_reason,
-            "account_name": installation.account_name,
-            "created_at": installation.created_at.isoformat(),
-        }
-    }
+    return {"installation": installation_resource(installation)}
 
 
 async def complete(runtime: Runtime, state_id: int, code_enc: str) -> InstallationStatus:
@@ -257,7 +259,7 @@ async def complete(runtime: Runtime, state_id: int, code_enc: str) -> Installati
         installation = await session.get(Installation, installation_id)
         assert installation is not None
         if account is None:
-            emit(session, "installation.failed", installation.organization_id, failed_data(installation))
+            emit(session, FAILED_EVENT, installation.organization_id, failed_data(installation))
         # The verifier is of no use any more; keep no secret longer than needed.
         await session.execute(
             update(OAuthState).where(OAuthState.id == state_id).values(code_verifier_enc=None)

@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from conduit.connectors import TicketDraft, TicketRecord, get_connectors
+from conduit.connectors import TicketDraft, TicketRecord, get_connectors, registry
 from conduit.connectors.errors import NotFound
 from conduit.db.models import Event, ExternalIssue, Installation, InstallationStatus, Issue, IssueLink
 from conduit.db.models.integrations import TicketRequest, TicketRequestState
@@ -79,10 +79,10 @@ async def request_ticket(
             await session.execute(select(TicketRequest).where(TicketRequest.idempotency_key == key))
         ).scalar_one()
         return found
-    outbox.add(
+    outbox.enqueue(
         session,
         CREATE_KIND,
-        {"request_id": request.id},
+        request.id,
         organization_id=issue.organization_id,
         key=f"ticket-request:{request.id}",
     )
@@ -236,10 +236,8 @@ async def unlink(session: AsyncSession, link: IssueLink) -> None:
 
 
 def scope_of(provider_key: str, key: str) -> str:
-    """The repository or project a ticket key belongs to."""
-    if provider_key == "github":
-        return key.split("#", 1)[0]
-    return key.rsplit("-", 1)[0]
+    """The repository or project a ticket key belongs to, as the provider's connector reads keys."""
+    return registry.scope_of(provider_key, key)
 
 
 async def link_count(session: AsyncSession, external_issue_id: int) -> int:

@@ -69,10 +69,15 @@ async def queue_pushes(
     for external_id, installation_id in rows:
         if installation_id == skip_installation:
             continue
-        payload: dict[str, Any] = {"external_issue_id": external_id, "what": what}
-        if comment_id is not None:
-            payload["comment_id"] = comment_id
-        outbox.add(session, PUSH_KIND, payload, organization_id=organization_id, key=ticket_key(external_id))
+        outbox.enqueue(
+            session,
+            PUSH_KIND,
+            external_id,
+            what,
+            comment_id,
+            organization_id=organization_id,
+            key=ticket_key(external_id),
+        )
         queued += 1
     return queued
 

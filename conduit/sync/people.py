@@ -1,6 +1,6 @@
 """Who a member is in a tracker, and who a tracker user is in Conduit.
 
-Emails are the first match, but trackers often hide them (GitHub shows only public ones), so a
+Emails are the first match, but trackers often hide them (some show only the ones a user made public), so a
 match, once found by the tracker's user search, is kept as a TrackerAccount and used both ways.
 """
 

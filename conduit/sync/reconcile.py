@@ -1,9 +1,10 @@
 """Reconcile and revalidate: read linked tickets back from the tracker, in batches, and apply drift.
 
 Webhooks get lost and reordered; this is what makes the two sides converge anyway. Reading is
-batched per installation: one JQL search per 50 Jira keys; for GitHub one listing of what changed
-in each repository since the oldest cached copy (revalidation), or conditional reads that cost no
-rate limit when nothing changed (reconcile, which must also notice deleted tickets).
+batched per installation as the connector allows: one listing of what changed in each scope since
+the oldest cached copy (`changed_since`, revalidation), or `get_tickets` — a search per batch of keys,
+or conditional reads that cost no rate limit when nothing changed (reconcile, which must also notice
+deleted tickets).
 """
 
 from __future__ import annotations

@@ -56,8 +56,14 @@ async def request(
             key = revalidate_key(installation_id)
             if key in waiting:
                 continue
-            payload = {"installation_id": installation_id, "external_issue_ids": sorted(set(ids))}
-            outbox.add(session, REVALIDATE_KIND, payload, organization_id=organization_id, key=key)
+            outbox.enqueue(
+                session,
+                REVALIDATE_KIND,
+                installation_id,
+                sorted(set(ids)),
+                organization_id=organization_id,
+                key=key,
+            )
             queued += 1
         await session.commit()
     return queued

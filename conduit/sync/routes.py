@@ -21,14 +21,14 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 # Importing the job kinds registers them in every process that serves these routes.
-import conduit.jobs.tasks.sync  # noqa: F401
+import conduit.sync.jobs  # noqa: F401
 from conduit import request_body
-from conduit.connectors.catalog import PROVIDERS
+from conduit.connectors.registry import PROVIDERS
 from conduit.runtime import Runtime
 from conduit.sync import inbound, install
 
 log = logging.getLogger("conduit.sync.routes")
-# Tracker payloads are a few kilobytes; GitHub caps them at 25 MB, far beyond any issue event.
+# Tracker payloads are a few kilobytes; trackers cap theirs at tens of MB, far beyond any issue event.
 MAX_WEBHOOK_BYTES = 1024 * 1024
 
 

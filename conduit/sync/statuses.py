@@ -23,7 +23,8 @@ class UnknownStatuses(ValueError):
 async def check(runtime: Runtime, installation: Installation, config: SyncConfig) -> None:
     """Raise UnknownStatuses for the first config field naming a status the tracker lacks.
 
-    Statuses are per project on Jira: the projects the installation already works in are asked.
+    Statuses may differ per scope (a project's workflow): the scopes the installation already works
+    in are asked.
     With none yet (or an inactive installation) there is nothing to check against."""
     named = {
         "resolvedStatuses": list(config.resolved_statuses),

@@ -1,7 +1,7 @@
 """Uninstalling a tracker: take down what Conduit set up there, then forget the installation.
 
 The tracker's webhooks Conduit registered are removed and the grant is revoked where the tracker
-has an endpoint for it (GitHub). Each step is best effort: an installation whose grant is already
+has an endpoint for it (`Connector.revoke`). Each step is best effort: an installation whose grant is already
 dead, or a tracker that is down, must still be removable; what could not be undone is reported.
 """
 
@@ -18,6 +18,8 @@ from conduit.db.models.integrations import TrackerWebhook
 from conduit.events.emit import emit
 from conduit.runtime import Runtime
 from conduit.sync.install import failed_data
+
+REMOVED_EVENT = "tracker_installation.removed"
 
 
 @dataclass
@@ -69,7 +71,7 @@ async def uninstall(runtime: Runtime, installation: Installation, actor: dict[st
                 "token_revoked": removed.token_revoked,
                 "leftovers": removed.leftovers,
             }
-            emit(session, "installation.removed", row.organization_id, data, actor=actor)
+            emit(session, REMOVED_EVENT, row.organization_id, data, actor=actor)
             await session.delete(row)
             await session.commit()
     return removed

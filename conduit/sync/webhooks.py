@@ -1,7 +1,7 @@
 """The tracker's webhook for each scope an installation links tickets in, registered on first use.
 
-GitHub hooks live on a repository and Jira's dynamic webhooks carry a project filter, so they are
-registered per scope. Where the API may not (missing rights, no API), the row says so and the
+A tracker's webhook lives on a scope or carries a filter for one (a repository, a project), so they
+are registered per scope. Where the API may not (missing rights, no API), the row says so and the
 installation shows the URL and secret for a person to paste.
 """
 
@@ -19,7 +19,7 @@ from conduit.db.models.integrations import TrackerWebhook
 from conduit.runtime import Runtime
 from conduit.sync.install import webhook_url
 
-# Jira webhooks expire after 30 days; refresh those with less than this left.
+# Some trackers expire webhooks (`Provider.webhook_lifetime`); refresh those with less than this left.
 REFRESH_BEFORE = timedelta(days=7)
 
 

@@ -1,5 +1,6 @@
-"""Webhook delivery primitives: Standard Webhooks signing, URL guard, retry schedule, throttle, sender.
+"""Webhook delivery: turning published events into deliveries to app endpoints, and sending them.
 
-Modules are imported directly (`from conduit.webhooks import signing`); this package imports nothing
-itself so the event catalog can use its schemas without pulling in httpx or Redis.
+Standard Webhooks signing, the retry schedule, the per-endpoint throttle, the sender (through the
+address guard, conduit.egress), the delivery log, and the jobs that deliver and prune. Apps configure
+endpoints (conduit.apps); the events and their schemas are the catalog's (conduit.events).
 """

@@ -21,13 +21,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import func, literal, update
+from sqlalchemy import func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from conduit.apps.service import signing_secrets
 from conduit.db.base import UTCDateTime, utcnow
 from conduit.db.models import (
     App,
+    AppWebhookSecret,
     AttemptTrigger,
     Delivery,
     DeliveryAttempt,
@@ -35,18 +35,15 @@ from conduit.db.models import (
     OutboxRow,
     OutboxState,
 )
-from conduit.events import sealed
 from conduit.events.emit import emit
 from conduit.ids import encode
 from conduit.jobs.context import JobContext
 from conduit.jobs.errors import Retry
-from conduit.runtime import Runtime
-from conduit.webhooks import fanout, sender
+from conduit.runtime import Resource, Runtime
+from conduit.webhooks import fanout, sender, unseal
 from conduit.webhooks.schedule import MAX_TIMEOUT, Outcome, next_delay, pause_for
 from conduit.webhooks.throttle import Limits, LocalThrottle, Permit, RedisThrottle, Throttle, Wait
 
-CLIENT_KEY = "webhooks.client"
-THROTTLE_KEY = "webhooks.throttle"
 # Consecutive failed attempts before the owner hears of it (Svix' attempt.failing comes after 4).
 FAILING_AFTER = 4
 DISABLE_AFTER = timedelta(days=5)
@@ -55,26 +52,38 @@ JOB_TIMEOUT = MAX_TIMEOUT + 10
 MAX_ERROR = 1024
 
 
+def _make_client(runtime: Runtime) -> httpx.AsyncClient:
+    return sender.make_client(allow_private=runtime.settings.allow_private_webhook_urls)
+
+
+async def _close_client(client: httpx.AsyncClient) -> None:
+    await client.aclose()
+
+
+def _make_throttle(runtime: Runtime) -> Throttle:
+    """Redis when configured (shared by every worker), else this process's memory (embedded)."""
+    if runtime.settings.redis_url:
+        from redis.asyncio import Redis
+
+        return RedisThrottle(Redis.from_url(runtime.settings.redis_url))
+    return LocalThrottle()
+
+
+async def _close_throttle(throttle: Throttle) -> None:
+    await throttle.close()
+
+
+# The runtime's webhook client (guarded against private addresses) and throttle, closed with it.
+CLIENT: Resource[httpx.AsyncClient] = Resource("the webhook client", _make_client, _close_client)
+THROTTLE: Resource[Throttle] = Resource("the webhook throttle", _make_throttle, _close_throttle)
+
+
 def client_for(runtime: Runtime) -> httpx.AsyncClient:
-    client = runtime.extras.get(CLIENT_KEY)
-    if client is None:
-        client = sender.make_client(allow_private=runtime.settings.allow_private_webhook_urls)
-        runtime.extras[CLIENT_KEY] = client
-    return client  # type: ignore[return-value]
+    return runtime.get(CLIENT)
 
 
 def throttle_for(runtime: Runtime) -> Throttle:
-    """Redis when configured (shared by every worker), else this process's memory (embedded)."""
-    throttle = runtime.extras.get(THROTTLE_KEY)
-    if throttle is None:
-        if runtime.settings.redis_url:
-            from redis.asyncio import Redis
-
-            throttle = RedisThrottle(Redis.from_url(runtime.settings.redis_url))
-        else:
-            throttle = LocalThrottle()
-        runtime.extras[THROTTLE_KEY] = throttle
-    return throttle  # type: ignore[return-value]
+    return runtime.get(THROTTLE)
 
 
 def limits_of(app: App) -> Limits:
@@ -174,7 +183,7 @@ async def _judge_success(session: AsyncSession, app: App) -> None:
 @dataclass(frozen=True, slots=True)
 class Ready:
     """A delivery that may be sent now, with its endpoint, the keys that sign it and the bytes to send
-    (the stored body with any sealed secret opened: conduit.events.sealed)."""
+    (the stored body with any sealed secret opened: conduit.webhooks.unseal)."""
 
     delivery: Delivery
     app: App
@@ -182,8 +191,22 @@ class Ready:
     body: bytes
 
 
+async def signing_secrets(session: AsyncSession, runtime: Runtime, app_id: int) -> list[str]:
+    """Every key that signs deliveries now, newest first."""
+    now = utcnow()
+    rows = await session.execute(
+        select(AppWebhookSecret.secret_encrypted)
+        .where(
+            AppWebhookSecret.app_id == app_id,
+            (AppWebhookSecret.expires_at.is_(None)) | (AppWebhookSecret.expires_at > now),
+        )
+        .order_by(AppWebhookSecret.id.desc())
+    )
+    return [runtime.secrets.decrypt(v) for v in rows.scalars()]
+
+
 async def outgoing_body(session: AsyncSession, runtime: Runtime, delivery: Delivery) -> bytes:
-    return await sealed.open_body(session, runtime.secrets, delivery.event_type, delivery.body)
+    return await unseal.open_body(session, runtime.secrets, delivery.event_type, delivery.body)
 
 
 async def ready(

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from conduit.apps.service import signing_secrets
 from conduit.db.base import utcnow
 from conduit.db.models import App, AttemptTrigger, Delivery, DeliveryStatus, OutboxRow, OutboxState
 from conduit.jobs.context import JobContext
@@ -113,7 +112,7 @@ async def _batch(
             await session.execute(select(Delivery).where(Delivery.id.in_([w.delivery_id for w in batch])))
         ).scalars()
     }
-    secrets = await signing_secrets(session, ctx.runtime, app.id)
+    secrets = await delivery.signing_secrets(session, ctx.runtime, app.id)
     bodies = {d_id: await delivery.outgoing_body(session, ctx.runtime, d) for d_id, d in found.items()}
     return batch, found, bodies, delivery.Ready(first.delivery, app, secrets, first.body)
 

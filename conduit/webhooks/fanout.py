@@ -1,7 +1,11 @@
-"""From one published event to its deliveries (one per subscribed app endpoint) and live subscribers.
+"""From one published event to its deliveries: one per app endpoint subscribed to it.
 
-`publish_event(ctx)` is what the `events.publish` job calls. It is idempotent: the event's id is the
-outbox row's, and a delivery is unique per (app, event), so a retried publish creates nothing twice.
+`deliver_event` subscribes to published events (conduit.events.publish; registered by
+conduit.webhooks.jobs). It is idempotent: the event's id is the outbox row's, and a delivery is
+unique per (app, event), so a retried publish creates nothing twice.
+
+An app subscribed to a deprecated name of an event type still gets the event, under that name
+(conduit.events.catalog.names_of); an app subscribed to both names gets it once, under the new one.
 """
 
 from __future__ import annotations
@@ -15,13 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from conduit.auth.tokens import grants
 from conduit.db.base import utcnow
 from conduit.db.models import App, AppInstallation, AppInstallationStatus, Delivery, DeliveryStatus
-from conduit.events import broker, resources, sealed
-from conduit.events.catalog import EVENT_TYPES
+from conduit.events.catalog import names_of
+from conduit.events.publish import Published
 from conduit.events.scopes import LIFECYCLE, required_scope
 from conduit.ids import InvalidId, decode_as, encode
 from conduit.jobs import outbox
 from conduit.jobs.context import JobContext
-from conduit.runtime import Runtime
 from conduit.webhooks import payloads
 
 DELIVER_KIND = "webhooks.deliver"
@@ -30,10 +33,6 @@ DELIVER_KIND = "webhooks.deliver"
 def endpoint_key(app_id: int) -> str:
     """Jobs sharing this key run one at a time, in order: one endpoint's first attempts."""
     return f"webhook:app:{app_id}"
-
-
-def event_id_of(job_id: int) -> str:
-    return f"evt_{job_id}"
 
 
 def body_for(
@@ -80,9 +79,14 @@ def schedule(
     )
 
 
+def _subscribed_name(app: App, names: tuple[str, ...]) -> str | None:
+    """The name `app` subscribed to the event by (the current one first); None if not subscribed."""
+    return next((name for name in names if name in app.events), None)
+
+
 async def _targets(
     session: AsyncSession, event_type: str, organization_id: int, data: dict[str, Any]
-) -> list[tuple[App, AppInstallation]]:
+) -> list[tuple[App, AppInstallation, str]]:
     if event_type in LIFECYCLE:
         try:
             inst_id = decode_as(str(data["app_installation"]["id"]), "AppInstallation")
@@ -95,7 +99,7 @@ async def _targets(
                 .where(AppInstallation.id == inst_id, App.deleted_at.is_(None))
             )
         ).one_or_none()
-        return [] if row is None or not row[0].webhook_url else [(row[0], row[1])]
+        return [] if row is None or not row[0].webhook_url else [(row[0], row[1], event_type)]
     rows = await session.execute(
         select(App, AppInstallation)
         .join(AppInstallation, AppInstallation.app_id == App.id)
@@ -108,6 +112,7 @@ async def _targets(
         .order_by(App.id)
     )
     scope = required_scope(event_type)
+    names = names_of(event_type)
     concerned: int | None = None
     if event_type.startswith("endpoint."):
         # An endpoint's health is not sent to that same endpoint.
@@ -116,9 +121,11 @@ async def _targets(
         except (KeyError, TypeError, InvalidId):
             concerned = None
     return [
-        (app, inst)
+        (app, inst, name)
         for app, inst in rows.tuples()
-        if event_type in app.events and app.id != concerned and (scope is None or grants(inst.scopes, scope))
+        if (name := _subscribed_name(app, names)) is not None
+        and app.id != concerned
+        and (scope is None or grants(inst.scopes, scope))
     ]
 
 
@@ -138,13 +145,13 @@ async def create_deliveries(
         (
             await session.execute(
                 select(Delivery.app_id).where(
-                    Delivery.event_id == event_id, Delivery.app_id.in_([a.id for a, _ in targets])
+                    Delivery.event_id == event_id, Delivery.app_id.in_([a.id for a, _, _ in targets])
                 )
             )
         ).scalars()
     )
     made: list[Delivery] = []
-    for app, inst in targets:
+    for app, inst, name in targets:
         if app.id in existing:
             continue
         delivery = Delivery(
@@ -152,10 +159,10 @@ async def create_deliveries(
             owner_organization_id=app.organization_id,
             organization_id=organization_id,
             installation_id=inst.id,
-            event_type=event_type,
+            event_type=name,
             event_id=event_id,
             msg_id=payloads.message_id(event_id, f"app:{app.id}"),
-            body=body_for(event_id, event_type, data, timestamp, actor, inst.id).decode(),
+            body=body_for(event_id, name, data, timestamp, actor, inst.id).decode(),
             status=DeliveryStatus.PENDING,
             attempts=0,
         )
@@ -173,43 +180,15 @@ async def create_deliveries(
     return made
 
 
-async def publish_live(runtime: Runtime, event: broker.LiveEvent) -> None:
-    await broker.broker_for(runtime).publish(event)
-
-
-async def publish_event(ctx: JobContext) -> None:
-    """Fan one `events.publish` row out to webhook deliveries, then to live subscribers."""
-    payload = ctx.payload
-    event_type = str(payload.get("type", ""))
-    if event_type not in EVENT_TYPES or ctx.organization_id is None:
-        ctx.log.warning("event %r without a known type or organization: not fanned out", event_type)
+async def deliver_event(ctx: JobContext, event: Published) -> None:
+    """Create the deliveries of one published event, and queue their first attempts."""
+    data = await event.resources(ctx)
+    if data is None:
         return
-    event_id = event_id_of(ctx.job_id)
-    occurred = payload.get("occurred_at")
-    timestamp = datetime.fromisoformat(occurred) if isinstance(occurred, str) else utcnow()
-    actor = payload.get("actor")
     async with ctx.runtime.sessions() as session:
-        try:
-            data = await resources.expand(
-                session, ctx.organization_id, event_type, dict(payload.get("data") or {})
-            )
-        except resources.ResourceGone as gone:
-            ctx.log.info("event %s %s not fanned out: %s", event_type, event_id, gone)
-            return
         made = await create_deliveries(
-            session, event_id, event_type, ctx.organization_id, data, timestamp, actor
+            session, event.id, event.type, event.organization_id, data, event.occurred_at, event.actor
         )
         await session.commit()
     if made:
-        ctx.log.info("event %s %s: %d deliveries", event_type, event_id, len(made))
-    live = broker.LiveEvent(
-        event_id,
-        event_type,
-        int(payload.get("version") or EVENT_TYPES[event_type].version),
-        ctx.organization_id,
-        timestamp.isoformat(),
-        # A secret sealed for the app is not for the organization's live subscribers.
-        sealed.redact(event_type, data),
-        dict(actor or {"type": "system"}),
-    )
-    await publish_live(ctx.runtime, live)
+        ctx.log.info("event %s %s: %d deliveries", event.type, event.id, len(made))

@@ -1,4 +1,4 @@
-"""The delivered body: a small envelope around one catalog event, and the resources it carries."""
+"""The delivered body: a small envelope around one catalog event (its resources: conduit.events.resources)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,13 @@ from typing import Any
 
 import orjson
 
-from conduit.db import models
 from conduit.events.catalog import EVENT_TYPES
-from conduit.ids import encode
 
 SYSTEM_ACTOR: dict[str, Any] = {"type": "system"}
 
 
-def _time(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).isoformat()
+def _time(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
 
 
 def envelope(
@@ -62,38 +60,3 @@ def message_id(event_key: str, endpoint_key: str) -> str:
     so receivers can deduplicate on it."""
     digest = hashlib.sha256(f"{event_key}\x00{endpoint_key}".encode()).digest()[:16]
     return "msg_" + base64.b32encode(digest).decode().rstrip("=").lower()
-
-
-def issue_resource(issue: models.Issue) -> dict[str, Any]:
-    return {
-        "id": encode("Issue", issue.id),
-        "project_id": encode("Project", issue.project_id),
-        "title": issue.title,
-        "culprit": issue.culprit,
-        "level": issue.level,
-        "status": str(issue.status),
-        "count": issue.times_seen,
-        "first_seen": _time(issue.first_seen),
-        "last_seen": _time(issue.last_seen),
-        "resolved_at": _time(issue.resolved_at),
-        "assignee_id": None if issue.assignee_id is None else encode("Member", issue.assignee_id),
-    }
-
-
-def event_resource(event: models.Event) -> dict[str, Any]:
-    return {
-        "id": encode("Event", event.id),
-        "event_id": event.event_id,
-        "issue_id": encode("Issue", event.issue_id),
-        "project_id": encode("Project", event.project_id),
-        "timestamp": _time(event.timestamp),
-        "received_at": _time(event.received_at),
-        "platform": event.platform,
-        "level": event.level,
-        "message": event.message,
-        "exception_type": event.exception_type,
-        "exception_value": event.exception_value,
-        "release": event.release,
-        "environment": event.environment,
-        "tags": dict(event.tags or {}),
-    }

@@ -11,9 +11,9 @@ from datetime import datetime
 import httpx
 
 from conduit.db.base import utcnow
+from conduit.egress import GuardedTransport, UnresolvableHost, WebhookURLError
 from conduit.webhooks import signing
 from conduit.webhooks.schedule import DEFAULT_TIMEOUT, Outcome, classify, parse_retry_after, validate_timeout
-from conduit.webhooks.ssrf import GuardedTransport, UnresolvableHost, WebhookURLError
 
 EXCERPT_BYTES = 1024
 USER_AGENT = "Conduit-Webhooks/1"

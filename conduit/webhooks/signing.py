@@ -15,6 +15,8 @@ import time
 from collections.abc import Mapping, Sequence
 from secrets import token_bytes
 
+from conduit.errors import Forbidden, Invalid
+
 SECRET_PREFIX = "whsec_"
 MIN_SECRET_BYTES = 24
 MAX_SECRET_BYTES = 64
@@ -29,11 +31,12 @@ HEADER_SIGNATURE = "webhook-signature"
 _MSG_ID = re.compile(r"^[A-Za-z0-9_\-:]{1,128}$")
 
 
-class InvalidSecret(ValueError):
+# Both stay ValueErrors as well: receivers using `verify` catch that.
+class InvalidSecret(Invalid, ValueError):
     """A webhook secret that is not `whsec_` followed by base64 of 24 to 64 bytes."""
 
 
-class VerificationError(ValueError):
+class VerificationError(Forbidden, ValueError):
     """A delivery whose headers are missing, stale, or signed with none of the receiver's keys."""
 
 

@@ -70,6 +70,8 @@ class Throttle(Protocol):
         """Refuse every permit for this endpoint for a while: it asked us to slow down."""
         ...
 
+    async def close(self) -> None: ...
+
 
 def _check_id(endpoint_id: str) -> None:
     if not endpoint_id or not isinstance(endpoint_id, str):
@@ -118,6 +120,9 @@ class RedisThrottle:
         self.redis = redis
         self.prefix = prefix
         self._acquire = redis.register_script(_ACQUIRE)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
 
     def _keys(self, endpoint_id: str) -> list[str]:
         # The hash tag keeps one endpoint's keys in one slot, as a Redis Cluster script requires.
@@ -170,6 +175,9 @@ class LocalThrottle:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._endpoints: dict[str, _EndpointState] = {}
+
+    async def close(self) -> None:
+        return None
 
     async def acquire(self, endpoint_id: str, limits: Limits = DEFAULT_LIMITS) -> Permit | Wait:
         _check_id(endpoint_id)

@@ -14,8 +14,8 @@ from starlette.applications import Starlette
 from conduit.app import create_app
 from conduit.auth.bearer import authenticate
 from conduit.jobs.config import JobsSettings
+from conduit.resolvers import build_schema
 from conduit.runtime import Runtime
-from conduit.schema import build_schema
 from conduit.schema.context import context_for
 from tests.apps.receiver import Receiver
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import conduit.jobs.tasks.webhooks  # noqa: F401 - registers the delivery kind first
+import conduit.webhooks.jobs  # noqa: F401 - registers the delivery kind first
 from conduit.jobs.registry import registry
 from conduit.webhooks.fanout import DELIVER_KIND
 

@@ -6,6 +6,8 @@ from typing import Any
 
 import jsonschema
 
+from conduit.apps import service
+from conduit.db.models import AppKind
 from conduit.runtime import Runtime
 from tests.apps.conftest import CREATE_APP, GQL
 from tests.conftest import Tenant
@@ -84,3 +86,21 @@ async def test_unknown_ids_are_not_found(gql: GQL, tenant: Tenant, tenant2: Tena
     ):
         out = await gql(tenant2.token, query, variables)
         assert next(iter(out.values()))["__typename"] == "NotFoundError", out
+
+
+async def test_an_organization_owns_at_most_max_apps(gql: GQL, rt: Runtime, tenant: Tenant) -> None:
+    # Filled through the service (a hundred GraphQL round trips add nothing); the limit is met by the API.
+    async with rt.sessions() as session:
+        for n in range(service.MAX_APPS):
+            await service.create_app(
+                session,
+                rt,
+                tenant.organization_id,
+                service.AppSpec(name=f"app {n}", kind=AppKind.PUBLIC, scopes=("issue:read",)),
+            )
+        await session.commit()
+    out = await create(gql, tenant.token, name="one too many", redirectUrl="http://xn--a/cb")
+    assert out["__typename"] == "ValidationError" and out["field"] == "redirectUrl"
+    out = await create(gql, tenant.token, name="one too many")
+    assert out["__typename"] == "ValidationError"
+    assert f"at most {service.MAX_APPS} apps" in out["message"]

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from sqlalchemy import update
 
-from conduit.auth import app_tokens
+from conduit.apps import tokens as app_tokens
 from conduit.db.base import utcnow
 from conduit.db.models import AppToken
 from conduit.runtime import Runtime

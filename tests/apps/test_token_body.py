@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from conduit.auth.app_oauth import MAX_BODY
+from conduit.apps.oauth import MAX_BODY
 from conduit.runtime import Runtime
 from tests import rawhttp
 from tests.conftest import LiveServer

@@ -1,4 +1,5 @@
-"""Sandbox trackers on loopback and a way to install each connector through OAuth against them."""
+"""Every registered tracker's sandbox on loopback, and a way to install each connector through OAuth
+against it."""
 
 from __future__ import annotations
 
@@ -13,13 +14,12 @@ from sqlalchemy import select
 
 from conduit.connectors import Connector, Connectors
 from conduit.connectors.oauth import ClientCredentials
-from conduit.connectors.registry import CONNECTORS
+from conduit.connectors.sandbox import Sandbox, SandboxServer, every_sandbox, operator_settings
 from conduit.db.models import Installation, InstallationStatus, Interaction
-from conduit.demo import sandbox_settings
 from conduit.runtime import Runtime
-from conduit.sandbox import GitHubSandbox, SandboxServer
-from conduit.sandbox.jira import JiraSandbox
 from tests.conftest import Tenant
+from tests.connectors.drivers import KEYS, Driver, driver
+from tests.connectors.sandbox.serving import Receiver, receiving
 
 REDIRECT_URI = "http://testserver/oauth/callback"
 # Short enough that a `timeout` fault ends a test quickly, long enough for a loaded CI machine.
@@ -32,13 +32,29 @@ class Tracker:
 
     key: str
     server: SandboxServer
-    client: ClientCredentials
-    scope: str  # a repository / a project key
-    assignee_email: str
+    driver: Driver
+
+    @property
+    def sandbox(self) -> Sandbox:
+        assert self.server.sandbox is not None
+        return self.server.sandbox
 
     @property
     def url(self) -> str:
         return self.server.url
+
+    @property
+    def client(self) -> ClientCredentials:
+        return ClientCredentials(*self.sandbox.client)
+
+    @property
+    def scope(self) -> str:
+        """A repository / a project key tickets can be created in."""
+        return self.sandbox.scopes()[0]
+
+    @property
+    def assignee_email(self) -> str:
+        return self.driver.assignee_email
 
     def control(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=f"{self.url}/_sandbox", timeout=10)
@@ -67,16 +83,16 @@ class Tracker:
         async with self.control() as c:
             (await c.post("/oauth/expire", json={"token": token})).raise_for_status()
 
-    async def close_as_person(self, key: str) -> list[int]:
-        """Close the ticket the way a person does in the tracker; returns the webhook deliveries."""
+    async def person(self, action: str, key: str, **data: Any) -> list[int]:
+        """Act on the ticket as a person in the tracker (close, reopen, comment, assign, delete);
+        returns the webhook deliveries it caused."""
         async with self.control() as c:
-            if self.key == "github":
-                repo, number = key.split("#")
-                reply = await c.post(f"/repos/{repo}/issues/{number}/close", json={})
-            else:
-                reply = await c.post(f"/issues/{key}/transition", json={"to": "Done"})
-            reply.raise_for_status()
-            return list(reply.json()["deliveries"])
+            reply = await c.post(f"/tickets/{action}", json={"key": key, **data})
+        reply.raise_for_status()
+        return list(reply.json()["deliveries"])
+
+    async def close_as_person(self, key: str) -> list[int]:
+        return await self.person("close", key)
 
     async def delivery(self, delivery_id: int) -> dict[str, Any]:
         async with self.control() as c:
@@ -84,48 +100,43 @@ class Tracker:
 
 
 @pytest.fixture(scope="session")
-def github_tracker() -> Iterator[Tracker]:
-    with SandboxServer(GitHubSandbox(repos=("acme/widgets",))) as server:
-        yield Tracker(
-            "github",
-            server,
-            ClientCredentials("sandbox-github-app", "sandbox-github-app-secret"),
-            "acme/widgets",
-            "hubot@example.com",
-        )
+def trackers() -> Iterator[dict[str, Tracker]]:
+    """Every registered tracker's sandbox, served on loopback for the whole session."""
+    servers: list[SandboxServer] = []
+    try:
+        for sandbox in every_sandbox():
+            # Deliveries go nowhere in these tests; a tracker's own retries would only slow them down.
+            sandbox.outbox.retries = 0
+            servers.append(SandboxServer(sandbox).start())
+        yield {
+            s.sandbox.name: Tracker(s.sandbox.name, s, driver(s.sandbox.name)) for s in servers if s.sandbox
+        }
+    finally:
+        for server in servers:
+            server.stop()
 
 
-@pytest.fixture(scope="session")
-def jira_tracker() -> Iterator[Tracker]:
-    sandbox = JiraSandbox(projects=("OPS",))
-    # Deliveries go nowhere in these tests; Jira's own retries would only slow them down.
-    sandbox.outbox.retries = 0
-    with SandboxServer(sandbox) as server:
-        yield Tracker(
-            "jira",
-            server,
-            ClientCredentials("sandbox-jira-client", "sandbox-jira-client-secret-0123456789abcdef"),
-            "OPS",
-            "bob@example.com",
-        )
+@pytest.fixture(params=KEYS)
+def tracker(request: pytest.FixtureRequest, trackers: dict[str, Tracker]) -> Tracker:
+    return trackers[request.param]
 
 
-@pytest.fixture(params=sorted(CONNECTORS))
-def tracker(request: pytest.FixtureRequest) -> Tracker:
-    return request.getfixturevalue(f"{request.param}_tracker")
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on loopback, for the sandboxes' own tests."""
+    with receiving() as rec:
+        yield rec
 
 
 def make_connectors(runtime: Runtime, *trackers: Tracker, timeout: float = CLIENT_TIMEOUT) -> Connectors:
     # As an operator sets them for the sandboxes: each one's client for exactly its URL, loopback allowed.
-    settings = sandbox_settings(runtime.settings, {t.key: t.url for t in trackers})
+    settings = operator_settings(runtime.settings, [t.sandbox for t in trackers])
     return Connectors(runtime, settings=settings, timeout=timeout)
 
 
 @pytest.fixture
-async def connectors(
-    runtime: Runtime, github_tracker: Tracker, jira_tracker: Tracker
-) -> AsyncIterator[Connectors]:
-    service = make_connectors(runtime, github_tracker, jira_tracker)
+async def connectors(runtime: Runtime, trackers: dict[str, Tracker]) -> AsyncIterator[Connectors]:
+    service = make_connectors(runtime, *trackers.values())
     yield service
     await service.aclose()
 

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from conduit.sandbox import SandboxServer
+from conduit.connectors.sandbox import SandboxServer
 
 # What the tenant's server answers: a secret-looking body, as a loopback service would show.
 LEAKY_BODY = "ERR operation not permitted\nredis_password=hunter2-do-not-show\nmasterauth=s3cr3t"

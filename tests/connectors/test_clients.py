@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import pytest
 
-from conduit.auth.crypto import SecretBox
 from conduit.connectors.clients import (
     ClientError,
     NoOAuthClient,
@@ -15,6 +14,7 @@ from conduit.connectors.clients import (
     check_own_client,
 )
 from conduit.connectors.oauth import ClientCredentials
+from conduit.crypto import SecretBox
 from conduit.settings import Settings, TrackerClient
 
 BOX = SecretBox("k" * 40)
@@ -33,18 +33,17 @@ class Row:
 def clients() -> OAuthClients:
     settings = Settings(
         env="test",
-        github_client_id=CLOUD.client_id,
-        github_client_secret=CLOUD.client_secret,
         tracker_clients=[
+            TrackerClient(provider="github", client_id=CLOUD.client_id, client_secret=CLOUD.client_secret),
             TrackerClient(
                 provider="github",
                 base_url="https://GHE.example.com/",
                 client_id=GHE.client_id,
                 client_secret=GHE.client_secret,
-            )
+            ),
         ],
     )
-    return OAuthClients(settings.all_tracker_clients(), BOX)
+    return OAuthClients(settings.tracker_clients, BOX)
 
 
 def test_the_cloud_client_serves_the_cloud_only() -> None:

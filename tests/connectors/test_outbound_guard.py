@@ -12,16 +12,16 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from conduit import egress as ssrf
 from conduit.connectors import Connectors
 from conduit.connectors.errors import InvalidRequest, Unavailable
 from conduit.connectors.http import MAX_REPLY_BYTES
-from conduit.connectors.service import EXTRAS_KEY
+from conduit.connectors.service import CONNECTORS
 from conduit.db.base import utcnow
 from conduit.db.models import Installation, InstallationStatus, InteractionOutcome
 from conduit.runtime import Runtime
 from conduit.sync import install
 from conduit.sync.health import health
-from conduit.webhooks import ssrf
 from tests.conftest import Tenant, free_port
 from tests.connectors.conftest import interactions, status_of
 from tests.connectors.tenant_server import LEAKY_BODY, TenantServer
@@ -37,7 +37,7 @@ async def conduit_with(
     settings = runtime.settings.model_copy(update={"allow_private_tracker_urls": allow_private})
     rt = Runtime.create(settings)
     service = Connectors(rt, timeout=2.0, resolver=resolver)
-    rt.extras[EXTRAS_KEY] = service
+    rt.provide(CONNECTORS, service)
     try:
         yield rt
     finally:
@@ -80,7 +80,7 @@ REFUSED_AT_START = [
     ("http://2130706433:6379", "loopback"),
     ("http://localhost:6379", "loopback"),
     ("http://192.168.0.10", "private address"),
-    ("http://[fe80::1]", "link-local"),
+    ("http://[fe80::1]", "metadata or link-local"),
 ]
 
 
@@ -93,13 +93,22 @@ async def test_base_urls_on_addresses_conduit_may_not_call_are_refused_at_start(
             await start(rt, tenant, base_url)
         assert caught.value.field == "baseUrl"
         assert str(caught.value).startswith("baseUrl is refused:")
-        if reason != "metadata":
+        if "metadata" not in reason:
             assert "CONDUIT_ALLOW_PRIVATE_TRACKER_URLS" in str(caught.value)
         assert await installations(rt, tenant) == 0
 
 
 @pytest.mark.parametrize(
-    "base_url", ["http://169.254.169.254", "http://[fd00:ec2::254]", "http://2852039166/"]
+    "base_url",
+    [
+        "http://169.254.169.254",
+        "http://[fd00:ec2::254]",
+        "http://2852039166/",
+        "http://169.254.170.2",  # ECS task credentials
+        "http://169.254.170.23",  # EKS Pod Identity
+        "http://[fd00:ec2::23]",
+        "http://[64:ff9b:1::a9fe:a9fe]",
+    ],
 )
 async def test_metadata_addresses_stay_refused_when_private_addresses_are_allowed(
     runtime: Runtime, tenant: Tenant, base_url: str
@@ -123,6 +132,8 @@ async def test_metadata_addresses_stay_refused_when_private_addresses_are_allowe
         ("https://ghe example.com", "spaces"),
         ("https://ghe.example.com\r\nX-Evil: 1", "control characters"),
         ("http:///nohost", "no host"),
+        ("http://xn--localhost:9911", "not a valid URL"),
+        ("http://xn--a/", "not a valid URL"),
         ("https://" + "a" * 600 + ".example.com", "longer than 500"),
     ],
 )
@@ -144,7 +155,7 @@ async def test_graphql_answers_a_refused_base_url_with_a_typed_error(
     )
     result = reply.json()["data"]["startInstallation"]
     assert result["__typename"] == "ValidationError" and result["field"] == "baseUrl"
-    assert "169.254.169.254 is a cloud metadata address" in result["message"]
+    assert "169.254.169.254 is a cloud metadata or link-local address" in result["message"]
 
 
 async def test_a_tracker_call_to_loopback_is_refused_at_connect(
@@ -155,7 +166,7 @@ async def test_a_tracker_call_to_loopback_is_refused_at_connect(
     async with conduit_with(runtime, allow_private=True) as rt:
         installation_id = await start(rt, tenant, tenant_server.url)
     async with conduit_with(runtime, allow_private=False) as rt:
-        service = rt.extras[EXTRAS_KEY]
+        service = rt.get(CONNECTORS)
         assert isinstance(service, Connectors)
         assert await service.complete_install(installation_id, "code", "http://testserver/cb", None) is None
     assert tenant_server.requests() == []
@@ -193,7 +204,7 @@ async def test_a_name_rebound_to_loopback_after_the_start_check_is_refused_at_co
     async with conduit_with(runtime, allow_private=False, resolver=resolver) as rt:
         installation_id = await start(rt, tenant, base_url)
         assert resolver.calls == 1  # the start-time check saw a public address
-        service = rt.extras[EXTRAS_KEY]
+        service = rt.get(CONNECTORS)
         assert isinstance(service, Connectors)
         assert await service.complete_install(installation_id, "code", "http://testserver/cb", None) is None
     assert resolver.calls == 2
@@ -227,7 +238,7 @@ async def test_an_upstream_error_body_is_not_reflected_to_the_tenant(
     tenant_server.content_type, tenant_server.body = content_type, body
     async with conduit_with(runtime, allow_private=True) as rt:
         installation_id = await start(rt, tenant, tenant_server.url)
-        service = rt.extras[EXTRAS_KEY]
+        service = rt.get(CONNECTORS)
         assert isinstance(service, Connectors)
         assert await service.complete_install(installation_id, "code", "http://testserver/cb", None) is None
     assert [r.path for r in tenant_server.requests()] == ["/login/oauth/access_token"]
@@ -244,7 +255,7 @@ async def test_transport_errors_say_what_happened_and_nothing_more(runtime: Runt
     port = free_port()  # nothing listens there
     async with conduit_with(runtime, allow_private=True) as rt:
         installation_id = await start(rt, tenant, f"http://127.0.0.1:{port}")
-        service = rt.extras[EXTRAS_KEY]
+        service = rt.get(CONNECTORS)
         assert isinstance(service, Connectors)
         assert await service.complete_install(installation_id, "code", "http://testserver/cb", None) is None
     [call] = await interactions(runtime, installation_id)
@@ -257,7 +268,7 @@ async def test_an_oversized_reply_is_not_read(
     tenant_server.status, tenant_server.body = 200, "x" * (MAX_REPLY_BYTES + 1)
     async with conduit_with(runtime, allow_private=True) as rt:
         installation_id = await start(rt, tenant, tenant_server.url)
-        service = rt.extras[EXTRAS_KEY]
+        service = rt.get(CONNECTORS)
         assert isinstance(service, Connectors)
         connector = await service.connector(installation_id)
         with pytest.raises(Unavailable, match="answered with more than 16 MB"):
@@ -269,7 +280,7 @@ async def test_redirects_are_not_followed(runtime: Runtime, tenant: Tenant) -> N
         tenant_server.headers = {"location": f"{elsewhere.url}/login/oauth/access_token"}
         async with conduit_with(runtime, allow_private=True) as rt:
             installation_id = await start(rt, tenant, tenant_server.url)
-            service = rt.extras[EXTRAS_KEY]
+            service = rt.get(CONNECTORS)
             assert isinstance(service, Connectors)
             assert (
                 await service.complete_install(installation_id, "code", "http://testserver/cb", None) is None
@@ -289,7 +300,7 @@ async def test_a_link_to_another_server_is_not_followed_with_the_token(
         tenant_server.headers = {"link": f'<{elsewhere.url}/repos/a/b/issues?page=2>; rel="next"'}
         async with conduit_with(runtime, allow_private=True) as rt:
             installation_id = await start(rt, tenant, tenant_server.url)
-            service = rt.extras[EXTRAS_KEY]
+            service = rt.get(CONNECTORS)
             assert isinstance(service, Connectors)
             connector = await service.connector(installation_id)
             with pytest.raises(InvalidRequest, match="another server"):

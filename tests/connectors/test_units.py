@@ -10,11 +10,13 @@ import httpx
 import pytest
 
 from conduit.connectors import errors, http
-from conduit.connectors.catalog import GITHUB, JIRA, provider
 from conduit.connectors.config import ConfigError, SyncConfig
-from conduit.connectors.github import fenced
+from conduit.connectors.github.catalog import GITHUB
+from conduit.connectors.github.connector import fenced
 from conduit.connectors.http import Reply, default_check, outcome_of, retry_delay
+from conduit.connectors.jira.catalog import JIRA
 from conduit.connectors.records import StatusCategory
+from conduit.connectors.registry import provider
 from conduit.db.models import InteractionOutcome
 
 

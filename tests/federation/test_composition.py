@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conduit.schema.sdl import export_sdl
+from conduit.resolvers.sdl import export_sdl
 
 HERE = Path(__file__).parent
 REPO_ROOT = HERE.parent.parent

@@ -16,6 +16,7 @@ from arq.jobs import deserialize_job
 from redis.asyncio import Redis
 from sqlalchemy import select
 
+import conduit.wiring  # noqa: F401 - the job kinds an entry point registers (events.publish, ...)
 from conduit.db.models import OutboxRow, OutboxState
 from conduit.jobs.config import JobsSettings
 from conduit.jobs.service import JobService, start_jobs

@@ -12,13 +12,13 @@ from sqlalchemy import func, select, update
 from conduit.db.base import utcnow
 from conduit.db.models import OutboxRow, OutboxState
 from conduit.db.models.outbox import JobSchedule
-from conduit.jobs import claims, outbox, tasks
+from conduit.jobs import claims, outbox
 from conduit.jobs.config import JobsSettings
 from conduit.jobs.executor import Executor
+from conduit.jobs.maintenance import prune_done
 from conduit.jobs.periodic import schedule_due
-from conduit.jobs.registry import JobSpec, PeriodicSpec, Registry, registry
+from conduit.jobs.registry import JobSpec, PeriodicSpec, Registry, load, registry
 from conduit.jobs.sweeper import sweep
-from conduit.jobs.tasks.maintenance import prune_done
 from conduit.runtime import Runtime
 from tests.jobs import kinds
 from tests.jobs.conftest import Harness
@@ -52,7 +52,7 @@ async def queued_row(runtime: Runtime, kind: str = "test.record", *args: object)
 async def test_the_same_row_handed_over_twice_runs_once(
     runtime: Runtime, jobs_settings: JobsSettings, effect_tables: None
 ) -> None:
-    tasks.load(jobs_settings.modules)
+    load(jobs_settings.modules)
     executor = Executor(runtime, jobs_settings, registry)
     row_id = await queued_row(runtime, "test.record", "double", 0.05)
     outcomes = await asyncio.gather(executor.run(row_id), executor.run(row_id))

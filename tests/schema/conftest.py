@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 
 from conduit.auth.bearer import authenticate
+from conduit.resolvers import build_schema
 from conduit.runtime import Runtime
-from conduit.schema import build_schema
 from conduit.schema.context import context_for
 
 Execute = Callable[..., Awaitable[Any]]

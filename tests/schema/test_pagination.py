@@ -15,14 +15,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conduit import ids
-from conduit.resolvers.deliveries import DELIVERY_SORT
 from conduit.resolvers.jobs import JOB_SORT
 from conduit.runtime import Runtime
+from conduit.schema.deliveries import DELIVERY_SORT
+from conduit.schema.issues import COMMENT_SORT
 from conduit.schema.loaders import EVENT_SORT, ISSUE_SORTS
+from conduit.schema.organization import MEMBER_SORT, PROJECT_SORT, TOKEN_SORT
 from conduit.schema.pagination import MAX_PAGE, InvalidCursor, SortKey
-from conduit.schema.types.comment import COMMENT_SORT
-from conduit.schema.types.installation import INSTALLATION_SORT
-from conduit.schema.types.organization import MEMBER_SORT, PROJECT_SORT, TOKEN_SORT
+from conduit.schema.trackers import INSTALLATION_SORT
 from tests.conftest import Tenant
 from tests.factories import make_issue
 from tests.schema.conftest import _schema

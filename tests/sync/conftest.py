@@ -1,5 +1,5 @@
-"""Conduit served over real HTTP with its job runner, wired to GitHub and Jira sandboxes that send
-their webhooks to it; helpers to install through OAuth and to drive both sides."""
+"""Conduit served over real HTTP with its job runner, wired to every registered tracker's sandbox,
+which sends its webhooks to it; helpers to install through OAuth and to drive both sides."""
 
 from __future__ import annotations
 
@@ -17,29 +17,27 @@ from sqlalchemy import select
 from conduit.app import create_app
 from conduit.connectors import Connectors
 from conduit.connectors.oauth import ClientCredentials
-from conduit.connectors.service import EXTRAS_KEY
+from conduit.connectors.registry import TRACKERS
+from conduit.connectors.sandbox import Sandbox, SandboxServer, every_sandbox
+from conduit.connectors.sandbox import operator_settings as sandbox_operator_settings
+from conduit.connectors.service import CONNECTORS
 from conduit.db.models import Installation, InstallationStatus, Issue, OutboxRow
-from conduit.demo import sandbox_settings
 from conduit.ids import decode_as, encode
 from conduit.jobs.config import JobsSettings
 from conduit.jobs.service import start_jobs
 from conduit.runtime import Runtime
-from conduit.sandbox import GitHubSandbox, JiraSandbox, SandboxServer
-from conduit.settings import Settings
+from conduit.settings import Settings, TrackerClient
 from tests.conftest import Tenant
+from tests.connectors.drivers import KEYS, Driver, driver
 from tests.factories import make_issue
 
-CLIENTS = {
-    "github": ClientCredentials("sandbox-github-app", "sandbox-github-app-secret"),
-    "jira": ClientCredentials("sandbox-jira-client", "sandbox-jira-client-secret-0123456789abcdef"),
-}
+# Each sandbox's built-in OAuth client, as the operator registers it for the sandbox's URL.
+CLIENTS = {t.key: ClientCredentials(*t.sandbox().client) for t in TRACKERS}
 # The operator's cloud clients: configured as a real deployment has them, and never to be sent anywhere
-# but github.com and Atlassian Cloud.
+# but the providers' clouds.
 CLOUD_CLIENTS = {
-    "github": ClientCredentials("operator-github-cloud", "operator-github-cloud-secret-never-sent"),
-    "jira": ClientCredentials("operator-jira-cloud", "operator-jira-cloud-secret-never-sent"),
+    key: ClientCredentials(f"operator-{key}-cloud", f"operator-{key}-cloud-secret-never-sent") for key in KEYS
 }
-SCOPES = {"github": "acme/widgets", "jira": "OPS"}
 CLIENT_TIMEOUT = 2.0
 
 
@@ -57,18 +55,24 @@ async def wait_for(condition: Callable[[], Awaitable[Any]], what: str, within: f
 
 @dataclass
 class Side:
-    """One sandbox tracker."""
+    """One sandbox tracker, driven through the controls every sandbox shares."""
 
     key: str
     server: SandboxServer
+    driver: Driver
 
     @property
     def url(self) -> str:
         return self.server.url
 
     @property
+    def sandbox(self) -> Sandbox:
+        assert self.server.sandbox is not None
+        return self.server.sandbox
+
+    @property
     def scope(self) -> str:
-        return SCOPES[self.key]
+        return self.sandbox.scopes()[0]
 
     async def control(self, method: str, path: str, **kwargs: Any) -> Any:
         async with httpx.AsyncClient(base_url=f"{self.url}/_sandbox", timeout=10) as c:
@@ -90,22 +94,27 @@ class Side:
     async def clear_calls(self) -> None:
         await self.control("DELETE", "/calls")
 
-    async def act(self, key: str, action: str) -> list[int]:
-        """Close or reopen the ticket as a person in the tracker; returns the deliveries it caused."""
-        if self.key == "github":
-            repo, number = key.split("#")
-            data = await self.control("POST", f"/repos/{repo}/issues/{number}/{action}", json={})
-        else:
-            to = "Done" if action == "close" else "To Do"
-            data = await self.control("POST", f"/issues/{key}/transition", json={"to": to})
-        return list(data["deliveries"])
+    async def act(self, key: str, action: str, **data: Any) -> list[int]:
+        """Act on the ticket as a person in the tracker (close, reopen, comment, assign, delete);
+        returns the deliveries it caused."""
+        reply = await self.control("POST", f"/tickets/{action}", json={"key": key, **data})
+        return list(reply["deliveries"])
 
     async def delete(self, key: str) -> None:
-        if self.key == "github":
-            repo, number = key.split("#")
-            await self.control("DELETE", f"/repos/{repo}/issues/{number}")
-        else:
-            await self.control("DELETE", f"/issues/{key}")
+        await self.act(key, "delete")
+
+    async def person(self, email: str, *, email_shown: bool) -> str:
+        """A user in the tracker; returns the id the tracker knows them by."""
+        data = await self.control(
+            "POST", "/people", json={"name": email.split("@")[0], "email": email, "email_shown": email_shown}
+        )
+        return str(data["account"])
+
+    async def send(self, delivery_id: int, **options: Any) -> tuple[int, Any]:
+        """Have the tracker sign a recorded delivery afresh and send it now (see the sandbox's
+        `/webhooks/send`); returns the receiver's status and answer."""
+        data = await self.control("POST", "/webhooks/send", json={"delivery": delivery_id, **options})
+        return int(data["status"]), data["body"]
 
     async def delivery(self, delivery_id: int) -> dict[str, Any]:
         data: dict[str, Any] = await self.control("GET", f"/deliveries/{delivery_id}", params={"wait": 10})
@@ -114,27 +123,34 @@ class Side:
 
 @pytest.fixture(scope="session")
 def sides() -> Iterator[dict[str, Side]]:
-    github = SandboxServer(GitHubSandbox(repos=("acme/widgets",))).start()
-    jira_sandbox = JiraSandbox(projects=("OPS",))
-    jira_sandbox.outbox.retries = 0
-    jira = SandboxServer(jira_sandbox).start()
+    """Every registered tracker's sandbox, served on loopback for the whole session."""
+    servers: list[SandboxServer] = []
     try:
-        yield {"github": Side("github", github), "jira": Side("jira", jira)}
+        for sandbox in every_sandbox():
+            # A tracker's own retries of deliveries Conduit refused would only slow the tests down.
+            sandbox.outbox.retries = 0
+            servers.append(SandboxServer(sandbox).start())
+        yield {s.sandbox.name: Side(s.sandbox.name, s, driver(s.sandbox.name)) for s in servers if s.sandbox}
     finally:
-        github.stop()
-        jira.stop()
+        for server in servers:
+            server.stop()
+
+
+@pytest.fixture(params=KEYS)
+def side(request: pytest.FixtureRequest, sides: dict[str, Side]) -> Side:
+    """Each registered tracker in turn."""
+    return sides[request.param]
 
 
 def operator_settings(settings: Settings, sides: dict[str, Side], **overrides: Any) -> Settings:
     """As an operator sets them: the sandboxes' clients, each for exactly its URL, with loopback tracker
     URLs allowed; beside them, the cloud clients."""
-    cloud = {
-        f"{key}_client_{part}": getattr(client, f"client_{part}")
+    cloud = [
+        TrackerClient(provider=key, client_id=client.client_id, client_secret=client.client_secret)
         for key, client in CLOUD_CLIENTS.items()
-        for part in ("id", "secret")
-    }
-    sandboxes = sandbox_settings(settings, {key: side.url for key, side in sides.items()})
-    return sandboxes.model_copy(update={**cloud, **overrides})
+    ]
+    sandboxes = sandbox_operator_settings(settings, [side.sandbox for side in sides.values()])
+    return sandboxes.model_copy(update={"tracker_clients": [*cloud, *sandboxes.tracker_clients], **overrides})
 
 
 @dataclass
@@ -220,7 +236,7 @@ async def conduit_server(runtime: Runtime, sides: dict[str, Side]) -> AsyncItera
     server = SandboxServer(asgi)
     rt = Runtime.create(operator_settings(runtime.settings, sides, public_url=server.url))
     connectors = Connectors(rt, timeout=CLIENT_TIMEOUT)
-    rt.extras[EXTRAS_KEY] = connectors
+    rt.provide(CONNECTORS, connectors)
     jobs = await start_jobs(
         rt,
         JobsSettings(

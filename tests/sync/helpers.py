@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import func, select
 
 from conduit.connectors import TicketRecord, get_connectors
 from conduit.db.models import OutboxRow, OutboxState
 from conduit.ids import encode
-from tests.sync.conftest import Conduit, wait_for
+from tests.sync.conftest import Conduit, Side, wait_for
 
 CREATE = """
 mutation($issue: ID!, $inst: ID!, $target: String!, $title: String) {
@@ -17,6 +19,10 @@ mutation($issue: ID!, $inst: ID!, $target: String!, $title: String) {
     ... on UserError { message }
   }
 }"""
+CONFIG = """
+mutation($id: ID!, $c: InstallationConfigInput!) { updateInstallationConfig(installationId: $id, config: $c) {
+  __typename ... on UnknownStatusError { message field unknown validStatuses }
+  ... on ValidationError { message field } } }"""
 REQUEST = "query($id: ID!) { ticketRequest(id: $id) { state error externalIssue { key url title } } }"
 
 
@@ -64,3 +70,14 @@ async def tracker_ticket(conduit: Conduit, installation_id: int, key: str) -> Ti
 
 async def category_is(conduit: Conduit, installation_id: int, key: str, wanted: str) -> bool:
     return (await tracker_ticket(conduit, installation_id, key)).status_category.value == wanted
+
+
+async def configure(conduit: Conduit, gid: str, **config: Any) -> dict[str, Any]:
+    return dict((await conduit.graphql(CONFIG, id=gid, c=config))["updateInstallationConfig"])
+
+
+async def settle(conduit: Conduit, side: Side, deliveries: list[int]) -> None:
+    """The tracker's webhooks delivered and every job they caused run."""
+    for delivery in deliveries:
+        await side.delivery(delivery)
+    await wait_for(lambda: idle(conduit), "the job queue to drain")

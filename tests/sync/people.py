@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from conduit.connectors import get_connectors
 from conduit.db.models import ExternalIssue, Issue
@@ -27,30 +26,12 @@ async def member(conduit: Conduit, email: str) -> int:
 
 
 async def tracker_user(side: Side, email: str, *, email_shown: bool) -> str:
-    """A user in the tracker; returns its stable id (GitHub login, Jira accountId)."""
-    if side.key == "github":
-        login = email.split("@")[0]
-        await side.control(
-            "POST", "/users", json={"login": login, "email": email, "public_email": email_shown}
-        )
-        return login
-    data = await side.control(
-        "POST",
-        "/users",
-        json={"displayName": email.split("@")[0], "email": email, "hide_email": not email_shown},
-    )
-    return str(data["accountId"])
+    """A user in the tracker; returns the id the tracker knows them by."""
+    return await side.person(email, email_shown=email_shown)
 
 
 async def assign_in_tracker(side: Side, key: str, account: str | None) -> list[int]:
-    if side.key == "github":
-        repo, number = key.split("#")
-        data = await side.control(
-            "POST", f"/repos/{repo}/issues/{number}/assign", json={"assignees": [account] if account else []}
-        )
-    else:
-        data = await side.control("POST", f"/issues/{key}/assign", json={"accountId": account})
-    return list(data["deliveries"])
+    return await side.act(key, "assign", account=account)
 
 
 async def assign_in_conduit(conduit: Conduit, issue_id: int, member_id: int | None) -> None:
@@ -81,16 +62,7 @@ async def external(conduit: Conduit, installation_id: int, key: str) -> External
         return row
 
 
-async def tracker_comments(conduit: Conduit, installation_id: int, key: str) -> list[Any]:
-    """The ticket's comment bodies as the tracker holds them (GitHub Markdown, Jira ADF), over its API."""
+async def tracker_comments(conduit: Conduit, side: Side, installation_id: int, key: str) -> list[str]:
+    """The ticket's comments as plain text, as the tracker holds them, read over its API."""
     connector = await get_connectors(conduit.runtime).connector(installation_id)
-    if connector.provider.key == "github":
-        repo, number = key.split("#")
-        owner, name = repo.split("/")
-        path = {"owner": owner, "repo": name, "number": number}
-        reply = await connector.api.call(
-            "test.comments", "GET", "/repos/{owner}/{repo}/issues/{number}/comments", path=path
-        )
-        return [c["body"] for c in reply.data]
-    reply = await connector.api.call("test.comments", "GET", "/issue/{key}/comment", path={"key": key})
-    return [c["body"] for c in reply.data["comments"]]
+    return await side.driver.comments(connector, key)

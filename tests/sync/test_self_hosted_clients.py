@@ -12,9 +12,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from conduit.connectors import get_connectors
+from conduit.connectors import get_connectors, registry
 from conduit.db.models import Installation, InstallationStatus
 from conduit.ids import decode_as
+from tests.connectors.drivers import KEYS
 from tests.connectors.tenant_server import TenantServer
 from tests.sync.conftest import CLIENTS, CLOUD_CLIENTS, Conduit, Side, wait_for
 
@@ -28,8 +29,6 @@ mutation($p: String!, $b: String, $id: String, $secret: String, $inst: ID) {
 }"""
 READ = """query($id: ID!) { installation(id: $id) {
   id baseUrl status statusReason webhookUrl health { lastError } } }"""
-# The token path each provider's self-hosted server has, where the code exchange is posted.
-TOKEN_PATHS = {"github": "/login/oauth/access_token", "jira": "/rest/oauth2/latest/token"}
 
 
 @pytest.fixture
@@ -58,7 +57,7 @@ async def settled(conduit: Conduit, pk: int) -> Installation:
     return found
 
 
-@pytest.mark.parametrize("provider", ["github", "jira"])
+@pytest.mark.parametrize("provider", KEYS)
 async def test_a_tenant_server_never_receives_the_operators_client_secret(
     conduit: Conduit, tenant_server: TenantServer, provider: str
 ) -> None:
@@ -80,7 +79,9 @@ async def test_a_tenant_server_never_receives_the_operators_client_secret(
     assert row.status is InstallationStatus.ERROR
 
     received = tenant_server.requests()
-    assert [r.path for r in received] == [TOKEN_PATHS[provider]]
+    # Only the code exchange, at the token endpoint of the provider's self-hosted layout.
+    token_path = urlsplit(registry.provider(provider).endpoints(tenant_server.url).token).path
+    assert [r.path for r in received] == [token_path]
     assert received[0].mentions(own["secret"])
     for client in (*CLOUD_CLIENTS.values(), *CLIENTS.values()):
         assert not any(r.mentions(client.client_secret) for r in received), client.client_id
@@ -88,22 +89,21 @@ async def test_a_tenant_server_never_receives_the_operators_client_secret(
 
 
 async def test_an_installation_with_its_own_client_completes_against_the_sandbox(
-    conduit: Conduit, sides: dict[str, Side]
+    conduit: Conduit, side: Side
 ) -> None:
-    side = sides["github"]
     # `localhost` names the sandbox on another origin than the operator configured (127.0.0.1), so
     # only the client given here can serve it.
     base_url = side.url.replace("127.0.0.1", "localhost")
-    missing = (await conduit.graphql(START, p="github", b=base_url))["startInstallation"]
+    missing = (await conduit.graphql(START, p=side.key, b=base_url))["startInstallation"]
     assert missing["__typename"] == "ValidationError" and missing["field"] == "clientId"
 
-    own_id, own_secret = f"tenant-ghe-{secrets.token_hex(3)}", f"tenant-ghe-secret-{secrets.token_hex(8)}"
+    own_id, own_secret = f"tenant-app-{secrets.token_hex(3)}", f"tenant-app-secret-{secrets.token_hex(8)}"
+    # Tokens as the sandbox's built-in client gets them (with a refresh token).
+    mode = side.sandbox.oauth.clients[side.sandbox.client[0]].policy
     await side.control(
-        "POST",
-        "/oauth/clients",
-        json={"client_id": own_id, "client_secret": own_secret, "mode": "github_app"},
+        "POST", "/oauth/clients", json={"client_id": own_id, "client_secret": own_secret, "mode": mode}
     )
-    started = (await conduit.graphql(START, p="github", b=base_url, id=own_id, secret=own_secret))[
+    started = (await conduit.graphql(START, p=side.key, b=base_url, id=own_id, secret=own_secret))[
         "startInstallation"
     ]
     assert started["__typename"] == "StartInstallationPayload", started
@@ -136,12 +136,15 @@ async def test_an_installation_with_its_own_client_completes_against_the_sandbox
     assert (await conduit.installation(pk)).status is InstallationStatus.ACTIVE
 
 
-async def test_reconnecting_can_replace_the_client(conduit: Conduit, tenant_server: TenantServer) -> None:
+@pytest.mark.parametrize("provider", KEYS)
+async def test_reconnecting_can_replace_the_client(
+    conduit: Conduit, tenant_server: TenantServer, provider: str
+) -> None:
     first = (
-        await conduit.graphql(START, p="github", b=tenant_server.url, id="old-app", secret="old-secret")
+        await conduit.graphql(START, p=provider, b=tenant_server.url, id="old-app", secret="old-secret")
     )["startInstallation"]
     gid = first["installation"]["id"]
-    again = (await conduit.graphql(START, p="github", inst=gid, id="new-app", secret="new-secret"))[
+    again = (await conduit.graphql(START, p=provider, inst=gid, id="new-app", secret="new-secret"))[
         "startInstallation"
     ]
     assert again["__typename"] == "StartInstallationPayload", again

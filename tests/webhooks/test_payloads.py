@@ -11,8 +11,9 @@ from jsonschema import Draft202012Validator
 
 import conduit
 from conduit.db import models
+from conduit.events import resources, schemas
 from conduit.events.catalog import EVENT_TYPES
-from conduit.webhooks import payloads, schemas
+from conduit.webhooks import payloads
 
 EXPECTED = {
     "issue.created",
@@ -27,12 +28,17 @@ EXPECTED = {
     "issue.linked",
     "issue.unlinked",
     "external_issue.updated",
-    "installation.failed",
+    "tracker_installation.failed",
+    "tracker_installation.removed",
+    "installation.failed",  # deprecated aliases, kept for one version
+    "installation.removed",
     "endpoint.failing",
     "endpoint.disabled",
 }
 WHEN = datetime(2026, 3, 2, 10, 15, tzinfo=UTC)
-EVENT_NAME = re.compile(r"^(issue|event|comment|installation|external_issue|endpoint)\.[a-z_]+$")
+EVENT_NAME = re.compile(
+    r"^(issue|event|comment|installation|tracker_installation|external_issue|endpoint)\.[a-z_]+$"
+)
 
 
 def validator(schema: dict[str, object]) -> Draft202012Validator:
@@ -179,8 +185,8 @@ def test_resources_built_from_rows_match_their_schemas() -> None:
         tags={"server_name": "web-1"},
         data={"frames": ["never", "sent"]},
     )
-    issue_data = payloads.issue_resource(issue)
-    event_data = payloads.event_resource(event)
+    issue_data = resources.issue_resource(issue)
+    event_data = resources.event_resource(event)
     assert issue_data["status"] == "resolved"
     assert issue_data["assignee_id"] is not None and issue_data["assignee_id"] != 4
     assert "data" not in event_data and "frames" not in orjson.dumps(event_data).decode()

@@ -1,5 +1,0 @@
-"""A fake Jira (Data Center layout, Cloud-style API v3) for tests, benchmarks and the demo."""
-
-from conduit.sandbox.jira.sandbox import JiraSandbox
-
-__all__ = ["JiraSandbox"]

@@ -1,0 +1,263 @@
+"""Issues and what hangs off them: the events grouped into one, and its comments.
+
+Types are thin: fields, `from_model`, and fields that read through the request's loaders (one query per
+batch, tenant-scoped) after checking the scope of what they return.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from sqlalchemy import select
+
+from conduit import ids
+from conduit.db import models
+from conduit.db.models.comments import Comment as CommentRow
+from conduit.schema.context import Info
+from conduit.schema.errors import decoded_id
+from conduit.schema.loaders import EVENT_SORT
+from conduit.schema.node import Node
+from conduit.schema.pagination import Connection, Page, SortKey, connection, page_size, position
+from conduit.schema.permissions import require
+
+if TYPE_CHECKING:
+    from conduit.schema.organization import Member, Project
+    from conduit.schema.trackers import IssueLink
+
+# Oldest first: a conversation reads top to bottom.
+COMMENT_SORT = SortKey(CommentRow.created_at, CommentRow.id, descending=False, is_datetime=True)
+
+
+@strawberry.enum
+class IssueStatus(Enum):
+    UNRESOLVED = "unresolved"
+    RESOLVED = "resolved"
+    IGNORED = "ignored"
+
+
+@strawberry.type
+class Tag:
+    key: str
+    value: str
+
+
+@strawberry.type
+class Frame:
+    filename: str | None
+    function: str | None
+    module: str | None
+    lineno: int | None
+    in_app: bool
+
+
+@strawberry.type(description="One exception of a chain; the last one is the one that was raised.")
+class ExceptionValue:
+    type: str | None
+    value: str | None
+    module: str | None
+    stacktrace: list[Frame]
+
+
+def _frames(raw: Any) -> list[Frame]:
+    out = []
+    frames = raw.get("frames") if isinstance(raw, dict) else None
+    for f in frames if isinstance(frames, list) else []:
+        if isinstance(f, dict):
+            lineno = f.get("lineno")
+            out.append(
+                Frame(
+                    filename=f.get("filename") or f.get("abs_path"),
+                    function=f.get("function"),
+                    module=f.get("module"),
+                    lineno=lineno if isinstance(lineno, int) else None,
+                    in_app=bool(f.get("in_app")),
+                )
+            )
+    return out
+
+
+def _exceptions(data: dict[str, Any]) -> list[ExceptionValue]:
+    section = data.get("exception")
+    values = section.get("values") if isinstance(section, dict) else None
+    return [
+        ExceptionValue(
+            type=v.get("type"),
+            value=v.get("value"),
+            module=v.get("module"),
+            stacktrace=_frames(v.get("stacktrace")),
+        )
+        for v in (values if isinstance(values, list) else [])
+        if isinstance(v, dict)
+    ]
+
+
+@strawberry.type(description="One occurrence of an error.")
+class Event(Node):
+    event_id: str = strawberry.field(description="The id the SDK gave the event (32 hex characters).")
+    timestamp: datetime
+    received_at: datetime
+    platform: str
+    level: str
+    message: str
+    exception_type: str | None
+    exception_value: str | None
+    release: str | None
+    environment: str | None
+    tags: list[Tag]
+    exceptions: list[ExceptionValue] = strawberry.field(description="The exception chain, raised one last.")
+    issue_pk: strawberry.Private[int]
+
+    @strawberry.field
+    async def issue(self, info: Info) -> Issue | None:
+        row = await info.context.loaders.issue.load(self.issue_pk)
+        return Issue.from_model(row) if row else None
+
+    @strawberry.field(description="Frames of the raised exception, innermost last.")
+    def stacktrace(self) -> list[Frame]:
+        return self.exceptions[-1].stacktrace if self.exceptions else []
+
+    @classmethod
+    def from_model(cls, e: models.Event) -> Event:
+        return cls(
+            id=strawberry.ID(ids.encode("Event", e.id)),
+            event_id=e.event_id,
+            timestamp=e.timestamp,
+            received_at=e.received_at,
+            platform=e.platform,
+            level=e.level,
+            message=e.message,
+            exception_type=e.exception_type,
+            exception_value=e.exception_value,
+            release=e.release,
+            environment=e.environment,
+            tags=[Tag(key=str(k), value=str(v)) for k, v in (e.tags or {}).items()],
+            exceptions=_exceptions(e.data or {}),
+            issue_pk=e.issue_id,
+        )
+
+
+@strawberry.type(description="A comment on an issue; sent to linked tickets when the installation says so.")
+class Comment(Node):
+    body: str
+    created_at: datetime
+    author_id: strawberry.ID | None = strawberry.field(
+        description="The member who wrote it; null when an API token or an app did."
+    )
+
+    @classmethod
+    def from_model(cls, c: CommentRow) -> Comment:
+        return cls(
+            id=strawberry.ID(ids.encode("Comment", c.id)),
+            body=c.body,
+            created_at=c.created_at,
+            author_id=strawberry.ID(ids.encode("Member", c.author_id)) if c.author_id else None,
+        )
+
+
+@strawberry.federation.type(keys=["id"], description="A group of events that share one fingerprint.")
+class Issue(Node):
+    title: str
+    culprit: str
+    level: str
+    status: IssueStatus
+    count: int = strawberry.field(description="How many events were grouped into this issue.")
+    first_seen: datetime
+    last_seen: datetime
+    resolved_at: datetime | None
+    pk: strawberry.Private[int]
+    project_pk: strawberry.Private[int]
+    assignee_pk: strawberry.Private[int | None]
+
+    @classmethod
+    def from_model(cls, i: models.Issue) -> Issue:
+        return cls(
+            id=strawberry.ID(ids.encode("Issue", i.id)),
+            title=i.title,
+            culprit=i.culprit,
+            level=i.level,
+            status=IssueStatus(i.status),
+            count=i.times_seen,
+            first_seen=i.first_seen,
+            last_seen=i.last_seen,
+            resolved_at=i.resolved_at,
+            pk=i.id,
+            project_pk=i.project_id,
+            assignee_pk=i.assignee_id,
+        )
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Issue | None:
+        require(info, "issue:read")
+        kind, pk = decoded_id(id, "representations")
+        row = await info.context.loaders.issue.load(pk) if kind == "Issue" else None
+        return cls.from_model(row) if row else None
+
+    @strawberry.field(description="Null, with a FORBIDDEN error, for a token without `project:read`.")
+    async def project(
+        self, info: Info
+    ) -> Annotated[Project, strawberry.lazy("conduit.schema.organization")] | None:
+        from conduit.schema.organization import Project
+
+        row = await info.context.loaders.project.load(self.project_pk)
+        return Project.from_model(row) if row else None
+
+    @strawberry.field
+    async def assignee(
+        self, info: Info
+    ) -> Annotated[Member, strawberry.lazy("conduit.schema.organization")] | None:
+        from conduit.schema.organization import Member
+
+        if self.assignee_pk is None:
+            return None
+        row = await info.context.loaders.member.load(self.assignee_pk)
+        return Member.from_model(row) if row else None
+
+    @strawberry.field(description="The newest event of this issue.")
+    async def latest_event(self, info: Info) -> Event | None:
+        require(info, "event:read")
+        row = await info.context.loaders.latest_event.load(self.pk)
+        return Event.from_model(row) if row else None
+
+    @strawberry.field(description="Events, newest first.")
+    async def events(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Event]:
+        require(info, "event:read")
+        key = (self.pk, page_size(first), position(EVENT_SORT, after))
+        page = await info.context.loaders.event_page.load(key)
+        return connection(page, EVENT_SORT, Event.from_model)
+
+    @strawberry.field(description="Comments, oldest first.")
+    async def comments(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Comment]:
+        require(info, "issue:read")
+        limit, start = page_size(first), position(COMMENT_SORT, after)
+        stmt = (
+            select(CommentRow)
+            .where(CommentRow.issue_id == self.pk)
+            .order_by(*COMMENT_SORT.order_by())
+            .limit(limit + 1)
+        )
+        if start is not None:
+            stmt = stmt.where(COMMENT_SORT.where_after(start))
+        async with info.context.runtime.sessions() as session:
+            rows = list((await session.execute(stmt)).scalars())
+        page = Page(rows=rows[:limit], has_next=len(rows) > limit)
+        return connection(page, COMMENT_SORT, Comment.from_model)
+
+    @strawberry.field(
+        description="Tickets linked to this issue, from the sync cache (one query for a whole page; "
+        "stale entries are refreshed in the background, batched per installation)."
+    )
+    async def links(
+        self, info: Info
+    ) -> list[Annotated[IssueLink, strawberry.lazy("conduit.schema.trackers")]]:
+        from conduit.schema.trackers import IssueLink
+
+        require(info, "issue:read")
+        rows = await info.context.loaders.issue_links.load(self.pk)
+        return [IssueLink.from_models(link, external) for link, external in rows]
