@@ -21,7 +21,7 @@ from conduit.runtime import Runtime
 from conduit.sync import cache
 from conduit.sync.apply import Outcome, apply_record
 from conduit.sync.links import scope_of
-from conduit.sync.webhooks import refresh_expiring
+from conduit.sync.webhooks import move_stale, refresh_expiring
 
 RECONCILE_KIND = "tracker.reconcile"
 REVALIDATE_KIND = "tracker.revalidate"
@@ -103,5 +103,6 @@ async def active_installations(runtime: Runtime) -> list[int]:
 
 
 async def reconcile_installation(runtime: Runtime, installation_id: int) -> dict[Outcome, int]:
+    await move_stale(runtime, installation_id)
     await refresh_expiring(runtime, installation_id)
     return await sync_installation(runtime, installation_id)

@@ -3,10 +3,15 @@
 A tracker's webhook lives on a scope or carries a filter for one (a repository, a project), so they
 are registered per scope. Where the API may not (missing rights, no API), the row says so and the
 installation shows the URL and secret for a person to paste.
+
+Each row keeps the URL the tracker was given. A webhook whose URL is no longer the one Conduit would
+give (registered before hook URLs carried the installation's opaque token, or before the public URL
+moved) is moved by reconcile: the old registration removed, a new one made at the current URL.
 """
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -59,10 +64,57 @@ async def ensure(runtime: Runtime, installation_id: int, scope: str) -> TrackerW
                 )[:1000]
             else:
                 row.external_id, row.expires_at = registration.id, registration.expires_at
-                row.manual, row.error = registration.manual, None
+                row.manual, row.error, row.url = registration.manual, None, url
         session.add(row)
         await session.commit()
         return row
+
+
+async def move_stale(runtime: Runtime, installation_id: int) -> int:
+    """Register again, at the current URL, the webhooks the tracker has at another; returns how many.
+
+    A registration the tracker no longer has is simply replaced. A webhook a person added by hand
+    cannot be moved by Conduit: its row says what to change, once.
+    """
+    async with runtime.sessions() as session:
+        installation = await session.get(Installation, installation_id)
+        if installation is None or installation.status is not InstallationStatus.ACTIVE:
+            return 0
+        url = webhook_url(runtime, installation)
+        rows = list(
+            (
+                await session.execute(
+                    select(TrackerWebhook).where(
+                        TrackerWebhook.installation_id == installation_id,
+                        (TrackerWebhook.url.is_(None)) | (TrackerWebhook.url != url),
+                    )
+                )
+            ).scalars()
+        )
+        if not rows:
+            return 0
+        connector = get_connectors(runtime).bind(installation)
+        secret = runtime.secrets.decrypt(installation.webhook_secret_enc or "") or ""
+        moved = 0
+        for row in rows:
+            if row.external_id is None:
+                if row.manual:
+                    row.error = (
+                        "Conduit's webhook URL for this installation changed: change the webhook added by "
+                        "hand to the installation's webhookUrl."
+                    )
+                row.url = url
+                continue
+            with contextlib.suppress(NotFound):  # already gone at the tracker
+                await connector.unregister_webhook(row.scope, row.external_id)
+            registration = await connector.register_webhook(row.scope, url, secret)
+            row.external_id, row.expires_at = registration.id, registration.expires_at
+            row.manual, row.error, row.url = registration.manual, None, url
+            moved += 1
+            # One commit per webhook: a failure later leaves the ones already moved recorded.
+            await session.commit()
+        await session.commit()
+        return moved
 
 
 async def refresh_expiring(runtime: Runtime, installation_id: int) -> int:

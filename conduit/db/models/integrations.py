@@ -168,6 +168,9 @@ class TrackerWebhook(IdMixin, TenantMixin, CreatedMixin, Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # The API could not create it: a person pastes the installation's webhook URL and secret.
     manual: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The URL the tracker was given. When it is not the one Conduit would give now (a webhook registered
+    # before hook URLs carried the installation's token, or the public URL moved), reconcile moves it.
+    url: Mapped[str | None] = mapped_column(String(1000), nullable=True)
     error: Mapped[str | None] = mapped_column(String(1000), nullable=True)
 
 
