@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from common import pct, until
 from sqlalchemy import func, select, update
 
 from conduit.app import create_app
@@ -55,22 +56,6 @@ from conduit.sync import webhooks
 from conduit.sync.links import link_record
 
 LATENCY_MS = 100
-
-
-async def until(condition: Callable[[], Awaitable[bool]], within: float = 30.0) -> None:
-    deadline = time.monotonic() + within
-    while not await condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met in time")
-        await asyncio.sleep(0.005)
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 class Bench:
