@@ -7,9 +7,10 @@ import gc
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
-from conduit import health, wiring  # noqa: F401 - registers the domains' job kinds and subscribers
+from conduit import health, http_metrics, wiring  # noqa: F401 - registers the domains' job kinds and subscribers
 from conduit.jobs.service import JOBS, start_jobs
 from conduit.runtime import Runtime
 from conduit.settings import Settings, get_settings
@@ -44,11 +45,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     routes: list[BaseRoute] = [
         *health.routes,
+        *http_metrics.routes,
         *ingest_routes,
         *sync_routes,
         *graphql_routes(rt),
         *oauth_routes(rt),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(http_metrics.RequestMetrics)])
     app.state.runtime = rt
     return app

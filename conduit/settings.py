@@ -156,6 +156,9 @@ class Settings(BaseSettings):
     # trickling in) can hold: put a proxy with header timeouts in front for the rest.
     http_max_connections: int = 1000
 
+    # The bearer token `/metrics` requires; unset, `/metrics` answers 404.
+    metrics_token: str | None = Field(default=None, repr=False)
+
     # Ingest guards, the same order of magnitude as Sentry's relay.
     ingest_max_compressed_bytes: int = 1 * 1024 * 1024
     ingest_max_decompressed_bytes: int = 10 * 1024 * 1024
@@ -179,6 +182,8 @@ class Settings(BaseSettings):
         self.database_url = normalize_database_url(self.database_url)
         if self.redis_url == "":
             self.redis_url = None
+        if not (self.metrics_token or "").strip():
+            self.metrics_token = None
         self._check_tracker_clients()
         return self
 

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from conduit import metrics
 from conduit.connectors.catalog import RateLimitHeaders
 from conduit.connectors.errors import (
     AddressRefused,
@@ -62,10 +63,12 @@ USER_AGENT = "Conduit (+https://github.com/conduit-hub)"
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """Whom a call is made for: the Interaction is recorded under this installation."""
+    """Whom a call is made for: the Interaction is recorded under this installation, and the call is
+    counted under its tracker's key."""
 
     installation_id: int
     organization_id: int
+    tracker: str = "unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,9 +386,13 @@ class TrackerHttp:
             error = transport_error(exc, url)
         else:
             error = check(reply)
-        duration_ms = int((time.perf_counter() - started) * 1000)
+        elapsed = time.perf_counter() - started
+        duration_ms = int(elapsed * 1000)
         if error is not None:
             error.operation = operation
+        outcome = "rate_limited" if isinstance(error, RateLimited) else outcome_of(error).value
+        metrics.TRACKER_CALLS.labels(target.tracker, outcome).inc()
+        metrics.TRACKER_CALL_DURATION.labels(target.tracker, outcome).observe(elapsed)
         await self._record(target, operation, method, template, reply, error, duration_ms)
         return reply, error
 
@@ -405,6 +412,7 @@ class TrackerHttp:
                 value = reply.headers.get(name)
                 if value is not None and value.strip().isdigit():
                     remaining = int(value)
+                    metrics.TRACKER_RATE_LIMIT_REMAINING.labels(target.tracker).set(remaining)
                     break
         row = Interaction(
             organization_id=target.organization_id,

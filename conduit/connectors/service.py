@@ -69,7 +69,7 @@ class Connectors:
         api = Api(
             http=self.http,
             provider=spec,
-            target=Target(installation.id, installation.organization_id),
+            target=Target(installation.id, installation.organization_id, installation.provider),
             endpoints=spec.endpoints(installation.base_url, installation.account_id),
             auth=self.credentials.auth(installation.id),
             site_url=(installation.base_url or installation.account_url or "").rstrip("/") or None,

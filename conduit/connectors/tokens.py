@@ -79,7 +79,7 @@ class Credentials:
 
     def _stored(self, row: Installation) -> Stored:
         return Stored(
-            target=Target(row.id, row.organization_id),
+            target=Target(row.id, row.organization_id, row.provider),
             provider=provider(row.provider),
             base_url=row.base_url,
             account_id=row.account_id,

@@ -17,6 +17,8 @@ from conduit.errors import ConduitError, Forbidden, Invalid
 
 class IngestError(ConduitError):
     status_code = 400
+    # The `reason` label of conduit_ingest_events_dropped_total.
+    reason = "bad_request"
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
@@ -29,23 +31,28 @@ class BadRequest(IngestError, Invalid):
 
 class Unauthorized(IngestError, Forbidden):
     status_code = 401
+    reason = "unauthorized"
 
 
 class WrongProject(IngestError, Forbidden):
     status_code = 403
+    reason = "wrong_project"
 
 
 class ClientGone(BadRequest):
-    pass
+    reason = "client_gone"
 
 
 class RequestTimeout(IngestError, Invalid):
     status_code = 408
+    reason = "timeout"
 
 
 class PayloadTooLarge(IngestError, Invalid):
     status_code = 413
+    reason = "too_large"
 
 
 class UnsupportedEncoding(IngestError, Invalid):
     status_code = 415
+    reason = "unsupported_encoding"

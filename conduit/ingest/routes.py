@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from conduit import metrics
 from conduit.db.base import utcnow
 from conduit.ingest import envelope as envelope_format
 from conduit.ingest.auth import (
@@ -93,7 +94,11 @@ async def _ingest(request: Request, *, is_envelope: bool) -> dict[str, Any]:
         limit = runtime.settings.ingest_max_decompressed_bytes
         payload = parse_object(legacy_store_body(body, limit), "event payload")
     event = normalize(payload, utcnow(), fallback_event_id=header_event_id)
-    await store_event(runtime.sessions, owner, event)
+    stored = await store_event(runtime.sessions, owner, event)
+    if stored.stored:
+        metrics.EVENTS_INGESTED.inc()
+    else:
+        metrics.EVENTS_DROPPED.labels("duplicate").inc()
     return {"id": event.event_id}
 
 
@@ -108,12 +113,17 @@ async def _respond(request: Request, *, is_envelope: bool) -> Response:
     try:
         result = await _ingest(request, is_envelope=is_envelope)
     except ClientGone as exc:
+        metrics.EVENTS_DROPPED.labels(exc.reason).inc()
         # Nobody is left to read an answer. Not a fault of the server, so not logged as one.
         log.debug("%s %s: %s", request.method, request.url.path, exc.detail)
         return Response(status_code=exc.status_code, headers=CORS_HEADERS)
     except IngestError as exc:
+        metrics.EVENTS_DROPPED.labels(exc.reason).inc()
         headers = {**CORS_HEADERS, "X-Sentry-Error": _header_safe(exc.detail)}
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+    except Exception:
+        metrics.EVENTS_DROPPED.labels("internal_error").inc()
+        raise
     return JSONResponse(result, headers=CORS_HEADERS)
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
+from conduit import metrics
 from conduit.db.base import utcnow
 from conduit.db.models import OutboxState
 from conduit.jobs import claims
@@ -33,6 +34,8 @@ GIVE_BACK_FAILURES: tuple[type[BaseException], ...] = (
     asyncio.CancelledError,
     *TRANSIENT_DB_ERRORS,
 )
+# The `state` label of conduit_jobs_total for each state a run settles in.
+SETTLED_AS = {OutboxState.DONE: "done", OutboxState.DEAD: "dead", OutboxState.PENDING: "retry"}
 
 
 class Executor:
@@ -94,6 +97,9 @@ class Executor:
             return None
         jlog = job_log(run.id, run.kind, attempt=run.attempt)
         spec = self.registry.get(run.kind)
+        if run.run_after is not None:
+            lag = (run.started_at - run.run_after).total_seconds()
+            metrics.JOB_QUEUE_LAG.labels(_kind_label(run, spec)).observe(max(lag, 0.0))
         if spec is None:
             return await self._settle(
                 run, jlog, None, PermanentFailure(f"no job registered for kind {run.kind!r}")
@@ -173,6 +179,9 @@ class Executor:
                     describe(exc),
                 )
         values["state"] = state
+        kind = _kind_label(run, spec)
+        metrics.JOBS.labels(kind, SETTLED_AS[state]).inc()
+        metrics.JOB_DURATION.labels(kind).observe((now - run.started_at).total_seconds())
 
         # A run whose lease was lost meanwhile records nothing: the row has moved on without it.
         await self._outcomes.submit((run, values))
@@ -184,8 +193,14 @@ class Executor:
     async def _give_back(self, run: claims.Run, jlog: JobLog) -> None:
         """One quick try, so stopping stays prompt; a row not given back waits out its lease."""
         values = {"state": OutboxState.PENDING, "attempts": run.attempt - 1, "run_after": utcnow()}
+        metrics.JOBS.labels(_kind_label(run, self.registry.get(run.kind)), "interrupted").inc()
         try:
             await asyncio.wait_for(self._write_outcomes([(run, values)]), STOP_SECONDS)
             jlog.info("interrupted by shutdown; handed back")
         except GIVE_BACK_FAILURES as exc:
             jlog.warning("interrupted by shutdown; not handed back (%s), its lease will", describe(exc))
+
+
+def _kind_label(run: claims.Run, spec: JobSpec | None) -> str:
+    # A kind no process registered comes from the database, not the code: one series for them all.
+    return run.kind if spec is not None else "unknown"

@@ -49,6 +49,7 @@ from strawberry.extensions import (
 from strawberry.extensions import ValidationCache as _ValidationCache
 
 from conduit.schema.cost import CostLimit
+from conduit.schema.metrics import OperationMetrics
 from conduit.settings import Settings
 
 log = logging.getLogger("conduit.graphql")
@@ -78,6 +79,8 @@ def extensions(settings: Settings) -> list[ExtensionFactory]:
     max_tokens = settings.graphql_max_tokens
     max_cost = settings.graphql_max_cost
     return [
+        # First, so it times and judges the whole operation: every other extension runs inside it.
+        lambda: OperationMetrics(),
         lambda: MaskUnexpectedErrors(),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         lambda: ParserCache(maxsize=CACHE_SIZE),

@@ -24,6 +24,7 @@ import httpx
 from sqlalchemy import func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from conduit import metrics
 from conduit.db.base import UTCDateTime, utcnow
 from conduit.db.models import (
     App,
@@ -296,12 +297,19 @@ async def record(
 async def record_all(runtime: Runtime, made: Sequence[Made]) -> None:
     """Record several attempts in one transaction: one commit for all of them."""
     async with runtime.sessions() as session:
-        for one in made:
-            await _record(session, one)
+        ended = [await _record(session, one) for one in made]
         await session.commit()
+    now = utcnow()
+    for one, status in zip(made, ended, strict=True):
+        if status is not None:
+            metrics.WEBHOOK_DELIVERIES.labels(status.value).inc()
+            latency = (now - one.delivery.created_at).total_seconds()
+            metrics.WEBHOOK_DELIVERY_LATENCY.labels(status.value).observe(max(latency, 0.0))
 
 
-async def _record(session: AsyncSession, made: Made) -> None:
+async def _record(session: AsyncSession, made: Made) -> DeliveryStatus | None:
+    """Record one attempt; the status the delivery ended in, or None while it goes on (or another run
+    recorded this attempt first)."""
     app, delivery, attempts_before, result = made.app, made.delivery, made.attempts_before, made.result
     now = utcnow()
     number = attempts_before + 1
@@ -330,7 +338,7 @@ async def _record(session: AsyncSession, made: Made) -> None:
         )
     ).scalar_one_or_none()
     if won is None:
-        return
+        return None
     session.add(
         DeliveryAttempt(
             delivery_id=delivery.id,
@@ -359,6 +367,8 @@ async def _record(session: AsyncSession, made: Made) -> None:
         fanout.schedule(session, delivery, run_after=next_at, ordered=False)
     if made.outbox_row_id is not None:
         await settle_row(session, made.outbox_row_id, now)
+    status = values.get("status")
+    return status if isinstance(status, DeliveryStatus) else None
 
 
 async def settle_row(session: AsyncSession, row_id: int, now: datetime) -> None:

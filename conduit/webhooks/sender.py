@@ -10,6 +10,7 @@ from datetime import datetime
 
 import httpx
 
+from conduit import metrics
 from conduit.db.base import utcnow
 from conduit.egress import GuardedTransport, UnresolvableHost, WebhookURLError
 from conduit.webhooks import signing
@@ -68,6 +69,11 @@ def _describe(exc: BaseException, timeout: float) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
+def _observe(outcome: Outcome, start: float) -> None:
+    metrics.WEBHOOK_ATTEMPTS.labels(outcome.value).inc()
+    metrics.WEBHOOK_ATTEMPT_DURATION.labels(outcome.value).observe(time.perf_counter() - start)
+
+
 async def send(
     client: httpx.AsyncClient,
     url: str,
@@ -97,8 +103,10 @@ async def send(
             ) as response:
                 excerpt = await _excerpt(response)
     except (httpx.HTTPError, TimeoutError, WebhookURLError) as exc:
+        _observe(classify(None), start)
         return AttemptResult(classify(None), None, elapsed_ms(), started_at, error=_describe(exc, timeout))
     outcome = classify(response.status_code)
+    _observe(outcome, start)
     error = None
     if outcome is not Outcome.SUCCESS:
         error = f"HTTP {response.status_code}"
