@@ -23,8 +23,12 @@ from starlette.types import ASGIApp
 
 from conduit.db.migrate import upgrade_async
 
-PG_DSN = os.environ.get("CONDUIT_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("CONDUIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+# An admin connection: benchmarks create a scratch database beside it and drop it after.
+PG_DSN = os.environ.get(
+    "CONDUIT_BENCH_PG_DSN", os.environ.get("CONDUIT_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+)
+# A Redis database of the benchmarks' own: they flush it before and after.
+REDIS_URL = os.environ.get("CONDUIT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def free_port() -> int:

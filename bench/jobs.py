@@ -29,7 +29,7 @@ from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import database
+from common import PG_DSN, REDIS_URL, database
 
 from conduit.db.models import OutboxRow, OutboxState
 from conduit.jobs import outbox
@@ -41,8 +41,6 @@ from conduit.jobs.worker import build_worker
 from conduit.runtime import Runtime
 from conduit.settings import Settings
 
-PG_DSN = os.environ.get("CONDUIT_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("CONDUIT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 CONCURRENCY = int(os.environ.get("CONDUIT_BENCH_CONCURRENCY", "20"))
 
 

@@ -13,6 +13,8 @@ import base64
 import binascii
 import re
 
+from conduit.errors import Invalid
+
 MAX_PK = 2**63 - 1
 # `Type:pk` in ASCII: a GraphQL-style type name, then digits with no sign and no leading zero.
 _RAW = re.compile(r"([A-Za-z][A-Za-z0-9]{0,63}):([1-9][0-9]{0,18})")
@@ -20,8 +22,8 @@ _RAW = re.compile(r"([A-Za-z][A-Za-z0-9]{0,63}):([1-9][0-9]{0,18})")
 MAX_LENGTH = 120
 
 
-class InvalidId(ValueError):
-    pass
+class InvalidId(Invalid, ValueError):
+    """Not an id Conduit issued; the message says what a valid one looks like."""
 
 
 def encode(type_name: str, pk: int) -> str:

@@ -22,6 +22,7 @@ from typing import Protocol
 from conduit.connectors.oauth import ClientCredentials
 from conduit.connectors.registry import provider
 from conduit.crypto import SecretBox
+from conduit.errors import Invalid
 from conduit.settings import TrackerClient, url_origin
 
 # Column sizes of Installation.oauth_client_id, and a bound on what a secret can sensibly be.
@@ -29,11 +30,12 @@ MAX_CLIENT_ID = 200
 MAX_CLIENT_SECRET = 1000
 
 
-class NoOAuthClient(LookupError):
+# Both stay what they were before the error root (a LookupError, a ValueError) as well.
+class NoOAuthClient(Invalid, LookupError):
     """No OAuth client may be used for this provider and server; the message says what to pass."""
 
 
-class ClientError(ValueError):
+class ClientError(Invalid, ValueError):
     """An OAuth client given with an installation that cannot be used; the message says why."""
 
 

@@ -6,10 +6,12 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from conduit.connectors.records import StatusCategory
+from conduit.errors import Invalid
 
 
-class ConfigError(ValueError):
-    """An installation config that cannot be used; the message names the field."""
+class ConfigError(Invalid, ValueError):
+    """An installation config that cannot be used; the message names the field. Still a ValueError, as
+    before the error root."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,7 @@ from conduit.connectors.errors import (
 )
 from conduit.db.models import Interaction, InteractionOutcome
 from conduit.egress import GuardedTransport, Resolver, UnresolvableHost, WebhookURLError
+from conduit.errors import Upstream
 
 log = logging.getLogger("conduit.connectors.http")
 
@@ -236,8 +237,11 @@ def _decode(content: bytes, text: str, headers: httpx.Headers) -> Any:
     return None
 
 
-class ReplyTooLarge(Exception):
-    pass
+class ReplyTooLarge(Upstream):
+    """The tracker's reply is over MAX_REPLY_BYTES; `transport_error` words it with the server's name."""
+
+    def __init__(self, message: str = f"the reply is larger than {MAX_REPLY_BYTES} bytes") -> None:
+        super().__init__(message)
 
 
 def transport_error(exc: BaseException, url: str) -> TrackerError:

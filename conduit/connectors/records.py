@@ -6,6 +6,8 @@ import enum
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from conduit.errors import Invalid
+
 
 class StatusCategory(enum.StrEnum):
     """A tracker's status, normalized: what Conduit reasons about across trackers."""
@@ -104,5 +106,6 @@ class WebhookChange:
     extra: dict[str, str] = field(default_factory=dict)
 
 
-class WebhookRejected(ValueError):
-    """A webhook delivery that must not be acted on: unsigned, forged, or malformed."""
+class WebhookRejected(Invalid, ValueError):
+    """A webhook delivery that must not be acted on: unsigned, forged, or malformed. Still a ValueError,
+    as before the error root."""

@@ -12,7 +12,13 @@ from conduit.connectors.registry import PROVIDERS
 from conduit.db import models
 from conduit.db.tenancy import TenantScope
 from conduit.schema.context import Info
-from conduit.schema.errors import ForbiddenError, NotFoundError, UnknownStatusError, ValidationError
+from conduit.schema.errors import (
+    ForbiddenError,
+    NotFoundError,
+    UnknownStatusError,
+    ValidationError,
+    user_error,
+)
 from conduit.schema.permissions import forbidden, require
 from conduit.schema.trackers import Installation, Provider
 from conduit.sync import install, statuses
@@ -148,7 +154,7 @@ class InstallationMutation:
                     client_secret=client_secret,
                 )
             except install.InstallError as exc:
-                return ValidationError(message=str(exc), field=exc.field)
+                return user_error(exc)
             await session.commit()
             row = started.installation
             return StartInstallationPayload(
@@ -174,10 +180,11 @@ class InstallationMutation:
             try:
                 wanted = SyncConfig.from_json(merged)
             except ConfigError as exc:
-                return ValidationError(message=str(exc), field="config")
+                return user_error(exc, field="config")
             try:
                 await statuses.check(info.context.runtime, row, wanted)
             except statuses.UnknownStatuses as exc:
+                # An `Invalid`, but with its own type: it lists the unknown and the valid statuses.
                 return UnknownStatusError(
                     message=str(exc), field=exc.field, unknown=exc.unknown, valid_statuses=exc.valid
                 )

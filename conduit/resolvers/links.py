@@ -109,7 +109,7 @@ class LinkMutation:
             try:
                 links.usable(installation)
             except links.LinkError as exc:
-                return ValidationError(message=str(exc), field="installationId")
+                return user_error(exc, field="installationId")
             request = await links.request_ticket(session, issue, installation, target, title, description)
             await session.commit()
             return CreateExternalIssuePayload(request=TicketRequest.from_model(request))
@@ -132,7 +132,7 @@ class LinkMutation:
                     info.context.runtime, session, issue, installation, key
                 )
             except links.LinkError as exc:
-                return ValidationError(message=str(exc), field="key")
+                return user_error(exc, field="key")
             except errors.Upstream as exc:
                 return user_error(exc, field="key")
             queue_webhook(

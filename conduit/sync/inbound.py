@@ -39,6 +39,7 @@ from conduit.connectors import (
 from conduit.connectors.base import WebhookContext, header
 from conduit.db.models import ExternalIssue, Installation, InstallationStatus
 from conduit.db.models.integrations import TrackerWebhook, WebhookReceipt
+from conduit.errors import Forbidden, Invalid
 from conduit.jobs import outbox
 from conduit.runtime import Runtime
 from conduit.sync.apply import Outcome, apply_record
@@ -52,12 +53,13 @@ TOKEN_MAX = 64
 TOKEN_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
-class Unverified(LookupError):
+# Both stay what they were before the error root (a LookupError, a ValueError) as well.
+class Unverified(Forbidden, LookupError):
     """No installation takes this delivery: the one answer for unknown, unset and unsigned alike.
     The message says why, for the log only."""
 
 
-class Refused(ValueError):
+class Refused(Invalid, ValueError):
     """A verified delivery not acted on: `status` 400 for a malformed body."""
 
     def __init__(self, status: int, message: str) -> None:

@@ -31,6 +31,7 @@ from conduit.db.base import utcnow
 from conduit.db.models import Installation, InstallationStatus
 from conduit.db.models.integrations import OAuthState
 from conduit.egress import UnresolvableHost, WebhookURLError, check_host
+from conduit.errors import Invalid
 from conduit.events.emit import emit
 from conduit.events.resources import installation_resource
 from conduit.jobs import outbox
@@ -44,12 +45,12 @@ MAX_BASE_URL = 500
 RESOLVE_TIMEOUT = 5.0
 
 
-class InstallError(ValueError):
-    """The installation cannot start or finish; the message says what to do, `field` which argument."""
+class InstallError(Invalid, ValueError):
+    """The installation cannot start or finish; the message says what to do, `field` which argument.
+    Still a ValueError, as it was before the error root, for callers that catch that."""
 
     def __init__(self, message: str, field: str = "provider") -> None:
-        super().__init__(message)
-        self.field = field
+        super().__init__(message, field)
 
 
 def state_hash(state: str) -> str:

@@ -146,4 +146,4 @@ registry.periodic(reconcile.RECONCILE_KIND, reconcile.RECONCILE_KIND, RECONCILE_
 @subscribe
 async def queue_ticket_changes(ctx: JobContext, event: Published) -> None:
     """Turn a published event into the ticket changes it calls for (the event's ids, as emitted)."""
-    await outbound.on_event(ctx, ctx.payload)
+    await outbound.on_event(ctx.runtime, event.organization_id, event.type, event.data, event.actor)

@@ -12,6 +12,7 @@ from conduit.connectors import TicketDraft, TicketRecord, get_connectors, regist
 from conduit.connectors.errors import NotFound
 from conduit.db.models import Event, ExternalIssue, Installation, InstallationStatus, Issue, IssueLink
 from conduit.db.models.integrations import TicketRequest, TicketRequestState
+from conduit.errors import Invalid
 from conduit.events.emit import emit
 from conduit.ids import encode
 from conduit.jobs import outbox
@@ -22,8 +23,8 @@ CREATE_KIND = "tracker.ticket.create"
 MAX_EXCEPTION_CHARS = 4000
 
 
-class LinkError(ValueError):
-    """A link that cannot be made; the message says why."""
+class LinkError(Invalid, ValueError):
+    """A link that cannot be made; the message says why. Still a ValueError, as before the error root."""
 
 
 def idempotency_key(issue_id: int, installation_id: int, target: str) -> str:

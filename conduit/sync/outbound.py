@@ -17,7 +17,6 @@ from conduit.connectors.errors import NotFound
 from conduit.db.models import ExternalIssue, Installation, InstallationStatus, IssueLink, IssueStatus, Member
 from conduit.db.models.comments import Comment
 from conduit.jobs import outbox
-from conduit.jobs.context import JobContext
 from conduit.jobs.errors import PermanentFailure
 from conduit.runtime import Runtime
 from conduit.sync import cache, people
@@ -82,21 +81,26 @@ async def queue_pushes(
     return queued
 
 
-async def on_event(ctx: JobContext, payload: dict[str, Any]) -> int:
-    """Called for each published catalog event; queues the ticket changes it calls for."""
-    what = WHAT.get(str(payload.get("type")))
-    data = payload.get("data") or {}
-    org_id = ctx.organization_id
+async def on_event(
+    runtime: Runtime,
+    org_id: int,
+    event_type: str,
+    data: dict[str, Any],
+    actor: dict[str, Any] | None,
+) -> int:
+    """Called for each published catalog event (by its current name, with the ids it was emitted
+    with); queues the ticket changes it calls for."""
+    what = WHAT.get(event_type)
     issue_id = data.get("issue_id") if isinstance(data, dict) else None
-    if what is None or org_id is None or not isinstance(issue_id, int):
+    if what is None or not isinstance(issue_id, int):
         return 0
     comment_id: int | None = None
     if what == "comment":
         comment_id = data.get("comment_id")
         if not isinstance(comment_id, int):
             return 0
-    skip = source_installation(payload.get("actor"))
-    async with ctx.runtime.sessions() as session:
+    skip = source_installation(actor)
+    async with runtime.sessions() as session:
         queued = await queue_pushes(session, org_id, issue_id, what, skip, comment_id)
         await session.commit()
     return queued

@@ -7,17 +7,22 @@ from sqlalchemy import select
 from conduit.connectors import SyncConfig, get_connectors
 from conduit.db.models import ExternalIssue, Installation, InstallationStatus
 from conduit.db.models.integrations import TrackerWebhook
+from conduit.errors import Invalid
 from conduit.runtime import Runtime
 from conduit.sync.links import scope_of
 
 
-class UnknownStatuses(ValueError):
+class UnknownStatuses(Invalid, ValueError):
+    """Config `field` names statuses the tracker lacks (`unknown`); `valid` are those it has. An `Invalid`
+    naming the field; GraphQL shows it as its own `UnknownStatusError`, which lists both."""
+
     def __init__(self, field: str, unknown: list[str], valid: list[str]) -> None:
         super().__init__(
             f"`{field}` names status(es) the tracker does not have: {', '.join(unknown)}. "
-            f"Valid: {', '.join(valid)}"
+            f"Valid: {', '.join(valid)}",
+            field,
         )
-        self.field, self.unknown, self.valid = field, unknown, valid
+        self.unknown, self.valid = unknown, valid
 
 
 async def check(runtime: Runtime, installation: Installation, config: SyncConfig) -> None:

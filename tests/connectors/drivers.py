@@ -42,9 +42,16 @@ class Driver(ABC):
     # The default sandbox's user whose email the user search shows.
     assignee_email: str
 
+    # The path of the API endpoint `api_call` calls.
+    api_path: str
+
     @abstractmethod
     def api_call(self, served: Served) -> Callable[[], httpx.Response]:
         """A call to one of the served sandbox's authenticated API endpoints (after getting a token)."""
+
+    @abstractmethod
+    def check_rate_limited(self, served: Served, limited: httpx.Response) -> None:
+        """Assert a 429 carries the tracker's own rate-limit headers and error body."""
 
     @abstractmethod
     def check_description(self, state: dict[str, Any], created: TicketRecord, draft: TicketDraft) -> None:

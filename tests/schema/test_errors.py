@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 
 from conduit import errors
+from conduit.connectors import WebhookRejected
 from conduit.connectors import errors as tracker
+from conduit.connectors.clients import ClientError, NoOAuthClient
+from conduit.connectors.config import ConfigError
+from conduit.connectors.http import MAX_REPLY_BYTES, ReplyTooLarge
 from conduit.schema.errors import (
     ForbiddenError,
     NotFoundError,
@@ -14,6 +18,7 @@ from conduit.schema.errors import (
     ValidationError,
     user_error,
 )
+from conduit.sync import inbound, install, links, statuses
 
 
 @pytest.mark.parametrize(
@@ -64,3 +69,92 @@ def test_a_tracker_refusing_the_input_is_the_callers_to_fix(exc: tracker.Tracker
 )
 def test_a_tracker_failing_is_retryable(exc: tracker.TrackerError, retry_after: float | None) -> None:
     assert user_error(exc, field="key") == TrackerFailure(message=exc.message, retry_after=retry_after)
+
+
+# Domain errors raised by install, links, config checks and webhooks: each is a ConduitError by its base,
+# so `user_error` maps it, and stays the builtin it was before the error root for callers that catch that.
+@pytest.mark.parametrize(
+    ("exc", "base", "builtin", "expected"),
+    [
+        (
+            install.InstallError("baseUrl has no host", "baseUrl"),
+            errors.Invalid,
+            ValueError,
+            ValidationError(message="baseUrl has no host", field="baseUrl"),
+        ),
+        (
+            install.InstallError("unknown provider 'x'"),
+            errors.Invalid,
+            ValueError,
+            ValidationError(message="unknown provider 'x'", field="provider"),
+        ),
+        (
+            links.LinkError("installation not found"),
+            errors.Invalid,
+            ValueError,
+            ValidationError(message="installation not found", field="arg"),
+        ),
+        (
+            ConfigError("unknown config field(s): x"),
+            errors.Invalid,
+            ValueError,
+            ValidationError(message="unknown config field(s): x", field="arg"),
+        ),
+        (
+            ClientError("pass clientId and clientSecret together"),
+            errors.Invalid,
+            ValueError,
+            ValidationError(message="pass clientId and clientSecret together", field="arg"),
+        ),
+        (
+            NoOAuthClient("no OAuth client is configured"),
+            errors.Invalid,
+            LookupError,
+            ValidationError(message="no OAuth client is configured", field="arg"),
+        ),
+        (
+            WebhookRejected("not signed"),
+            errors.Invalid,
+            ValueError,
+            ValidationError(message="not signed", field="arg"),
+        ),
+        (
+            inbound.Refused(400, "malformed"),
+            errors.Invalid,
+            ValueError,
+            ValidationError(message="malformed", field="arg"),
+        ),
+        (
+            inbound.Unverified("no installation has this hook token"),
+            errors.Forbidden,
+            LookupError,
+            ForbiddenError(message="no installation has this hook token", required_scope="admin"),
+        ),
+        (
+            ReplyTooLarge(),
+            errors.Upstream,
+            Exception,
+            TrackerFailure(message=f"the reply is larger than {MAX_REPLY_BYTES} bytes"),
+        ),
+    ],
+)
+def test_domain_errors_are_rooted(
+    exc: errors.ConduitError, base: type[errors.ConduitError], builtin: type[Exception], expected: UserError
+) -> None:
+    assert isinstance(exc, base)
+    assert isinstance(exc, builtin)
+    assert str(exc) == exc.message
+    assert user_error(exc, field="arg") == expected
+
+
+def test_unknown_statuses_is_an_invalid_naming_its_field() -> None:
+    """By base a ValidationError naming the config field; the config mutation shows its own type."""
+    exc = statuses.UnknownStatuses("resolveStatus", ["Shipped"], ["Open", "Done"])
+    assert isinstance(exc, errors.Invalid)
+    assert isinstance(exc, ValueError)
+    assert (exc.field, exc.unknown, exc.valid) == ("resolveStatus", ["Shipped"], ["Open", "Done"])
+    assert user_error(exc, field="config") == ValidationError(message=exc.message, field="resolveStatus")
+
+
+def test_refused_keeps_its_status() -> None:
+    assert inbound.Refused(400, "malformed").status == 400

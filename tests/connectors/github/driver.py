@@ -25,9 +25,16 @@ class GitHubDriver(Driver):
     fuzz_headers = {"X-GitHub-Event": "issues", "Content-Type": "application/json"}
     fuzz_fields: dict[str, Any] = {}
 
+    api_path = "/api/v3/user"
+
     def api_call(self, served: Served) -> Callable[[], httpx.Response]:
         headers = gh_auth(github_token(served)["access_token"])
-        return lambda: served.http.get("/api/v3/user", headers=headers)
+        return lambda: served.http.get(self.api_path, headers=headers)
+
+    def check_rate_limited(self, served: Served, limited: httpx.Response) -> None:
+        assert limited.headers["x-ratelimit-remaining"] == "0"
+        assert int(limited.headers["x-ratelimit-reset"]) >= int(served.sandbox.clock.time()) + 6
+        assert "documentation_url" in limited.json()
 
     def check_description(self, state: dict[str, Any], created: TicketRecord, draft: TicketDraft) -> None:
         issue = next(i for i in state["issues"] if i["html_url"] == created.url)

@@ -31,9 +31,15 @@ class JiraDriver(Driver):
     fuzz_headers: dict[str, str] = {"Content-Type": "application/json"}
     fuzz_fields = {"webhookEvent": "jira:issue_updated"}
 
+    api_path = "/rest/api/3/myself"
+
     def api_call(self, served: Served) -> Callable[[], httpx.Response]:
         headers = bearer(jira_token(served)["access_token"])
-        return lambda: served.http.get("/rest/api/3/myself", headers=headers)
+        return lambda: served.http.get(self.api_path, headers=headers)
+
+    def check_rate_limited(self, served: Served, limited: httpx.Response) -> None:
+        assert limited.headers["x-ratelimit-reset"].endswith("Z")
+        assert limited.json()["errorMessages"]
 
     def check_description(self, state: dict[str, Any], created: TicketRecord, draft: TicketDraft) -> None:
         issue = next(i for i in state["issues"] if i["key"] == created.key)
