@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import secrets
+import signal
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -20,7 +23,7 @@ import conduit.wiring  # noqa: F401 - the job kinds an entry point registers (ev
 from conduit.db.models import OutboxRow, OutboxState
 from conduit.jobs.config import JobsSettings
 from conduit.jobs.service import JobService, start_jobs
-from conduit.jobs.worker import build_worker
+from conduit.jobs.worker import SERVICE, build_worker
 from conduit.runtime import Runtime
 from tests.jobs import kinds
 
@@ -129,6 +132,34 @@ class Harness:
             return row
 
 
+# Stopping waits for the jobs it cancels; far more than any of them needs to record its outcome.
+WORKER_STOP_PATIENCE = 60.0
+
+
+def _report_stuck(what: str) -> None:
+    """Print every unfinished task's stack, so a stop that hangs says where, instead of hanging CI."""
+    out = io.StringIO()
+    for stuck in asyncio.all_tasks():
+        if not stuck.done():
+            stuck.print_stack(file=out)
+    print(f"{what}; unfinished tasks:\n{out.getvalue()}", file=sys.stderr)
+
+
+async def _force_stop(worker: Any) -> None:
+    for job in worker.tasks.values():
+        job.cancel()
+    service = worker.ctx.get(SERVICE)
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(10):
+            if service is not None:
+                await service.stop_background()
+                await service.writer.close()
+                await service.runtime.close()
+            if worker._pool is not None:
+                await worker.pool.close(close_connection_pool=True)
+                worker._pool = None
+
+
 @contextlib.asynccontextmanager
 async def arq_worker(runtime: Runtime, settings: JobsSettings) -> AsyncIterator[Any]:
     """An arq worker in this process (no signal handlers), stopped and closed on exit."""
@@ -137,7 +168,20 @@ async def arq_worker(runtime: Runtime, settings: JobsSettings) -> AsyncIterator[
     try:
         yield worker
     finally:
-        await worker.close()
+        try:
+            async with asyncio.timeout(WORKER_STOP_PATIENCE):
+                # What `worker.close()` does, except that a job cancelled before it began (a delivery
+                # claimed in the instant of stopping) ends the gather with its CancelledError there,
+                # skipping the shutdown hook and leaking what the worker holds.
+                worker.handle_sig(signal.SIGUSR1)
+                await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
+                worker.tasks.clear()
+                await worker.close()
+        except TimeoutError:
+            # Say where it hung, then stop it by force so the rest of the suite runs (and a leak of
+            # what it held still fails it, as ResourceWarnings).
+            _report_stuck("the arq worker did not stop")
+            await _force_stop(worker)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
