@@ -8,7 +8,6 @@ distributed, worker    dispatcher -> RedisQueue;  arq -> Executor      in `condu
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Coroutine
 from typing import Any
@@ -20,7 +19,7 @@ from conduit.db.models.outbox import LEASED, OutboxState
 from conduit.jobs.config import JobsSettings
 from conduit.jobs.dispatcher import Dispatcher
 from conduit.jobs.embedded import EmbeddedPool
-from conduit.jobs.executor import Executor
+from conduit.jobs.executor import STOP_SECONDS, Executor
 from conduit.jobs.maintenance import PRUNE_KIND
 from conduit.jobs.periodic import run_scheduler
 from conduit.jobs.redis_queue import RedisQueue
@@ -74,12 +73,16 @@ class JobService:
         self._spawn(run_scheduler(self.runtime, self.registry), "conduit-scheduler")
 
     async def stop_background(self) -> None:
-        for task in self._tasks:
+        """Cancel the dispatcher, sweeper and scheduler; bounded, so stopping never outlives its host's
+        patience (a task caught mid-write gets STOP_SECONDS to finish; what it held, the sweeper hands on)."""
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        if not tasks:
+            return
+        _, stuck = await asyncio.wait(tasks, timeout=STOP_SECONDS + 1)
+        if stuck:
+            log.warning("background tasks ignored cancellation: %s", ", ".join(t.get_name() for t in stuck))
 
     async def stop(self) -> None:
         """Stop dispatching first, then the runner (promptly: see EmbeddedPool.close)."""

@@ -133,7 +133,7 @@ class Harness:
 
 
 # Stopping waits for the jobs it cancels; far more than any of them needs to record its outcome.
-WORKER_STOP_PATIENCE = 60.0
+WORKER_STOP_PATIENCE = 20.0
 
 
 def _report_stuck(what: str) -> None:
@@ -193,7 +193,12 @@ async def api_side(runtime: Runtime, settings: JobsSettings) -> AsyncIterator[Jo
     try:
         yield service
     finally:
-        await service.stop()
+        try:
+            async with asyncio.timeout(WORKER_STOP_PATIENCE):
+                await service.stop()
+        except TimeoutError:
+            # Say where it hung and let the suite go on; the stacks are in the output to act on.
+            _report_stuck("the job service did not stop")
 
 
 def distributed_runtime(runtime: Runtime, redis_url: str) -> Runtime:
