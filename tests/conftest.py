@@ -132,6 +132,24 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def start_in_thread(server: uvicorn.Server) -> threading.Thread:
+    """Run `server` on a thread of its own; return once it listens."""
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    # Generous: on a loaded 2-core machine start-up (lifespan, job runner) can take seconds.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and thread.is_alive():
+        if server.started:
+            return thread
+        time.sleep(0.01)
+    raise RuntimeError("server did not start")
+
+
+def stop_thread(server: uvicorn.Server, thread: threading.Thread) -> None:
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
 class LiveServer:
     """A real uvicorn on loopback, in a thread with its own event loop and its own Runtime."""
 
@@ -143,21 +161,13 @@ class LiveServer:
             create_app(self.settings), host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
         )
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> LiveServer:
-        self.thread.start()
-        # Generous: on a loaded 2-core machine start-up (lifespan, job runner) can take seconds.
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and self.thread.is_alive():
-            if self.server.started:
-                return self
-            time.sleep(0.01)
-        raise RuntimeError("live server did not start")
+        self.thread = start_in_thread(self.server)
+        return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+        stop_thread(self.server, self.thread)
 
 
 @pytest.fixture

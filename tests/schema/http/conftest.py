@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import AsyncIterator
 from typing import NewType
 
@@ -22,7 +21,7 @@ from conduit.schema import guards
 from conduit.schema.context import Unauthenticated
 from conduit.schema.http import ConduitGraphQL
 from conduit.settings import Settings
-from tests.conftest import free_port
+from tests.conftest import free_port, start_in_thread, stop_thread
 
 TOKEN = "good-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -158,7 +157,6 @@ class Served:
             self._tracked, host="127.0.0.1", port=self.port, log_level="warning", interface="asgi3"
         )
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     async def _tracked(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -171,17 +169,11 @@ class Served:
                 self.finished.release()
 
     def __enter__(self) -> Served:
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and self.thread.is_alive():
-            if self.server.started:
-                return self
-            time.sleep(0.01)
-        raise RuntimeError("server did not start")
+        self.thread = start_in_thread(self.server)
+        return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+        stop_thread(self.server, self.thread)
 
 
 @pytest.fixture(scope="module")
