@@ -210,17 +210,41 @@ async def outgoing_body(session: AsyncSession, runtime: Runtime, delivery: Deliv
     return await unseal.open_body(session, runtime.secrets, delivery.event_type, delivery.body)
 
 
+async def _manual_attempt_made(session: AsyncSession, delivery_id: int, attempts_before: int) -> bool:
+    found = await session.execute(
+        select(DeliveryAttempt.id)
+        .where(
+            DeliveryAttempt.delivery_id == delivery_id,
+            DeliveryAttempt.number > attempts_before,
+            DeliveryAttempt.trigger == AttemptTrigger.MANUAL,
+        )
+        .limit(1)
+    )
+    return found.scalar_one_or_none() is not None
+
+
 async def ready(
-    session: AsyncSession, runtime: Runtime, delivery: Delivery | None, attempts_before: int
+    session: AsyncSession,
+    runtime: Runtime,
+    delivery: Delivery | None,
+    attempts_before: int,
+    trigger: AttemptTrigger = AttemptTrigger.SCHEDULED,
 ) -> Ready | None:
     """The delivery if this attempt is still to be made; None when there is nothing to send.
 
+    A manual send goes whatever the delivery's state: it may have been asked for while an earlier
+    attempt was in flight, which then records its own outcome and moves the count on. So it is known
+    as made only by a manual attempt logged after the count it was asked at.
+
     A delivery whose endpoint is gone or disabled is finished as failed here (the caller commits).
     """
-    if delivery is None or delivery.attempts > attempts_before:
-        return None  # pruned, or this attempt was already made
-    if delivery.status is not DeliveryStatus.PENDING:
-        return None
+    if delivery is None:
+        return None  # pruned
+    if trigger is AttemptTrigger.MANUAL:
+        if await _manual_attempt_made(session, delivery.id, attempts_before):
+            return None
+    elif delivery.attempts > attempts_before or delivery.status is not DeliveryStatus.PENDING:
+        return None  # this attempt was already made, or the delivery has ended
     app = await session.get(App, delivery.app_id)
     if app is None or app.deleted_at is not None or not app.webhook_url:
         await _finish(session, delivery.id, "not sent: the app or its webhook URL was removed")
@@ -255,7 +279,8 @@ async def deliver(ctx: JobContext, delivery_id: int, attempts_before: int, trigg
     """Make one attempt; returns the delivery when it was sent and accepted, else None."""
     runtime = ctx.runtime
     async with runtime.sessions() as session:
-        item = await ready(session, runtime, await session.get(Delivery, delivery_id), attempts_before)
+        found = await session.get(Delivery, delivery_id)
+        item = await ready(session, runtime, found, attempts_before, AttemptTrigger(trigger))
         await session.commit()
     if item is None:
         return None
@@ -327,18 +352,20 @@ async def _record(session: AsyncSession, made: Made) -> DeliveryStatus | None:
             next_at = now + timedelta(seconds=delay)
             values.update(next_attempt_at=next_at)
     # One statement claims the attempt number and moves the delivery on; a run that finds the
-    # count already moved lost the race to another run that recorded this attempt first.
+    # count already moved lost the race to another run that recorded this attempt first. A manual
+    # attempt takes the next number whatever the count is: an attempt that was in flight when it was
+    # asked for may have been recorded meanwhile (ready() keeps it from being made twice).
+    claim = update(Delivery).where(Delivery.id == delivery.id)
+    if made.trigger is AttemptTrigger.MANUAL:
+        claim = claim.values(attempts=Delivery.attempts + 1, **values)
+    else:
+        claim = claim.where(Delivery.attempts == attempts_before).values(attempts=number, **values)
     won = (
-        await session.execute(
-            update(Delivery)
-            .where(Delivery.id == delivery.id, Delivery.attempts == attempts_before)
-            .values(attempts=number, **values)
-            .returning(Delivery.id)
-            .execution_options(synchronize_session=False)
-        )
+        await session.execute(claim.returning(Delivery.attempts).execution_options(synchronize_session=False))
     ).scalar_one_or_none()
     if won is None:
         return None
+    number = won
     session.add(
         DeliveryAttempt(
             delivery_id=delivery.id,

@@ -215,6 +215,39 @@ async def test_failures_are_logged_410_disables_and_recover_resends(
     assert len({h.msg_id for h in receiver.of(ep)}) == 2 and len(receiver.of(ep)) > len(ok)
 
 
+async def test_a_redelivery_asked_for_while_the_first_attempt_is_in_flight_is_made(
+    jobs_runtime: Runtime, gql: GQL, receiver: Receiver, tenant: Tenant
+) -> None:
+    ep = name()
+    app = await gql.create_app(tenant.token, kind="INTERNAL", **issue_app(receiver.url(ep)))
+    endpoint = receiver.endpoints[ep]
+    endpoint.secret = app["webhookSecret"]
+    # The first attempt's answer is held: its outcome is recorded only after the redelivery is asked for.
+    endpoint.hold = threading.Event()
+    await emit_issue(jobs_runtime, tenant.organization_id, tenant.project_id)
+
+    async def sent(n: int) -> bool:
+        return len(receiver.of(ep)) >= n
+
+    await wait_for(lambda: sent(1), 30, "the first attempt")
+    delivery_id = await _first_delivery(gql, tenant, app["app"]["id"])
+    assert (await gql(tenant.token, REDELIVER, {"id": delivery_id}))["redeliver"][
+        "__typename"
+    ] == "RedeliverPayload"
+    endpoint.hold.set()
+
+    async def both_logged() -> bool:
+        nodes = (await gql(tenant.token, LOG, {"id": app["app"]["id"]}))["app"]["deliveries"]["nodes"]
+        return [(a["number"], a["trigger"]) for a in nodes[0]["attempts"]] == [
+            (1, "SCHEDULED"),
+            (2, "MANUAL"),
+        ]
+
+    await wait_for(both_logged, 30, "the first attempt and the redelivery in the log")
+    hits = receiver.of(ep)
+    assert len(hits) == 2 and hits[0].msg_id == hits[1].msg_id and all(h.verified for h in hits)
+
+
 async def test_a_slow_endpoint_does_not_delay_another(
     jobs_runtime: Runtime, gql: GQL, receiver: Receiver, tenant: Tenant
 ) -> None:

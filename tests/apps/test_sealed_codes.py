@@ -45,7 +45,7 @@ async def test_the_grant_code_is_sealed_at_rest_and_opened_only_while_usable(
         async def arrived() -> bool:
             return len(receiver.of(ep)) >= n
 
-        await wait_for(arrived, 90, f"{n} installation.created deliveries")
+        await wait_for(arrived, 30, f"{n} installation.created deliveries")
 
     await hits(1)
     first = receiver.of(ep)[0]
