@@ -61,6 +61,7 @@ class Api:
             params=params,
             json=json,
             etag=etag,
+            token_header=(self.provider.token_header, self.provider.token_prefix),
         )
 
     def reaches(self, url: str) -> bool:

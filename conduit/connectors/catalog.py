@@ -47,7 +47,9 @@ class RateLimitHeaders:
 class Provider:
     key: str
     name: str
-    auth_mode: Literal["oauth2"]
+    # "oauth2": installed through the provider's OAuth flow. "api_token": installed by pasting a token
+    # the tracker issued (checked with a call, stored encrypted), where that is how most teams connect.
+    auth_mode: Literal["oauth2", "api_token"]
     cloud: Endpoints
     self_hosted: Endpoints
     scopes: tuple[str, ...]
@@ -59,6 +61,9 @@ class Provider:
     authorize_params: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
     # Headers every REST call carries.
     api_headers: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # How a call carries the token: the header, and what precedes the token in it.
+    token_header: str = "Authorization"
+    token_prefix: str = "Bearer "
     # Whether the API can register the tracker's webhook for us.
     webhook_api: bool = True
     # Some trackers expire webhooks registered through the API after this many seconds.

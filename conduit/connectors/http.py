@@ -341,8 +341,11 @@ class TrackerHttp:
         form: Mapping[str, str] | None = None,
         etag: str | None = None,
         check: Check | None = None,
+        token_header: tuple[str, str] = ("Authorization", "Bearer "),
     ) -> Reply:
         """Send one call (and at most one retry after renewing refused credentials).
+
+        The token goes in `token_header`: its name, and what precedes the token in its value.
 
         Returns the reply (a 304 when `etag` still matches) or raises a `TrackerError`.
         """
@@ -351,7 +354,7 @@ class TrackerHttp:
         for attempt in (1, 2):
             sent_headers = dict(headers or {})
             if token:
-                sent_headers["Authorization"] = f"Bearer {token}"
+                sent_headers[token_header[0]] = token_header[1] + token
             if etag:
                 sent_headers["If-None-Match"] = etag
             reply, error = await self._send(

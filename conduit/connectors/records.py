@@ -35,6 +35,9 @@ class TicketRecord:
     # The tracker's stable id for the assignee (a GitHub login, a Jira accountId): matches members
     # through stored tracker accounts when the email is hidden.
     assignee_id: str | None = None
+    # The tracker's stable id for the ticket (a GitHub issue id, a Jira issue id, a Linear UUID, a
+    # GitLab global id, a Shortcut story id): it stays when the ticket moves and its key changes.
+    tracker_id: str | None = None
 
     def confirmed(self) -> TicketRecord:
         return replace(self, not_modified=True)
@@ -101,6 +104,8 @@ class WebhookChange:
     # The tracker's event name and action, for logs.
     event: str = ""
     comment: str | None = None
+    # The tracker's id for the comment (COMMENTED): what a comment that arrives twice is known by.
+    comment_id: str | None = None
     status_from: str | None = None
     status_to: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
