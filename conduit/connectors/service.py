@@ -4,6 +4,7 @@ and connectors per installation, each bound to the OAuth client `OAuthClients` c
 from __future__ import annotations
 
 import secrets as random_secrets
+from dataclasses import dataclass
 
 from sqlalchemy import update
 
@@ -12,9 +13,9 @@ from conduit.connectors.base import Connector
 from conduit.connectors.clients import HasClient, OAuthClients
 from conduit.connectors.config import ConfigError, SyncConfig
 from conduit.connectors.errors import TrackerError
-from conduit.connectors.http import DEFAULT_TIMEOUT, Target, TrackerHttp
+from conduit.connectors.http import DEFAULT_TIMEOUT, Auth, Target, TrackerHttp
 from conduit.connectors.oauth import AuthorizationRequest, OAuthClient, authorization_request
-from conduit.connectors.records import AccountRecord
+from conduit.connectors.records import AccountRecord, TokenSet
 from conduit.connectors.registry import connector_class, provider
 from conduit.connectors.tokens import Credentials
 from conduit.db.models import Installation, InstallationStatus
@@ -59,8 +60,9 @@ class Connectors:
             spec, spec.endpoints(installation.base_url), client.client_id, redirect_uri, state
         )
 
-    def bind(self, installation: Installation) -> Connector:
-        """A connector acting for `installation` (its base URL, account, credentials and config)."""
+    def bind(self, installation: Installation, auth: Auth | None = None) -> Connector:
+        """A connector acting for `installation` (its base URL, account, credentials and config);
+        `auth` replaces its stored credentials (a pasted token being checked before it is kept)."""
         spec = provider(installation.provider)
         try:
             config = SyncConfig.from_json(installation.config)
@@ -71,7 +73,7 @@ class Connectors:
             provider=spec,
             target=Target(installation.id, installation.organization_id, installation.provider),
             endpoints=spec.endpoints(installation.base_url, installation.account_id),
-            auth=self.credentials.auth(installation.id),
+            auth=auth or self.credentials.auth(installation.id),
             site_url=(installation.base_url or installation.account_url or "").rstrip("/") or None,
         )
         return connector_class(spec.key)(api, config, self.clients.for_installation(installation))
@@ -107,6 +109,16 @@ class Connectors:
         await self._set_status(installation_id, InstallationStatus.ACTIVE, None, account)
         return account
 
+    async def check_token(self, installation: Installation, token: str) -> AccountRecord:
+        """The account a pasted API token acts for, read with one call; raises the tracker's refusal
+        (a TrackerError) when it does not work. Nothing is stored."""
+        return await self.bind(installation, PastedToken(token)).discover_account()
+
+    async def keep_token(self, installation_id: int, token: str, account: AccountRecord) -> None:
+        """Store a checked API token (encrypted) and make the installation ACTIVE for `account`."""
+        await self.credentials.store(installation_id, TokenSet(token, None, None))
+        await self._set_status(installation_id, InstallationStatus.ACTIVE, None, account)
+
     async def _set_status(
         self,
         installation_id: int,
@@ -122,6 +134,19 @@ class Connectors:
                 update(Installation).where(Installation.id == installation_id).values(**values)
             )
             await session.commit()
+
+
+@dataclass(frozen=True, slots=True)
+class PastedToken:
+    """`http.Auth` for a token an admin pasted: nothing to renew it with when it is refused."""
+
+    value: str
+
+    async def token(self) -> str | None:
+        return self.value
+
+    async def renew(self, rejected: str) -> str | None:
+        return None
 
 
 def new_webhook_secret() -> str:

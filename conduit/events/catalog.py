@@ -255,13 +255,14 @@ _ALL = (
     EventType(
         "external_issue.updated",
         1,
-        "A linked ticket changed in its tracker; `changes` names the fields that did.",
+        "A linked ticket changed in its tracker; `changes` names the fields that did (`key`: the ticket "
+        "moved, to another project or repository, and is known by its new key).",
         s.obj(
             {
                 "external_issue": s.EXTERNAL_ISSUE,
                 "changes": {
                     "type": "array",
-                    "items": s.string(enum=("title", "status", "assignee", "deleted")),
+                    "items": s.string(enum=("key", "title", "status", "assignee", "deleted")),
                     "uniqueItems": True,
                 },
             }

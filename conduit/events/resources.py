@@ -67,6 +67,17 @@ def comment_resource(comment: Comment) -> dict[str, Any]:
         "author_id": None if comment.author_id is None else encode("Member", comment.author_id),
         "body": comment.body,
         "created_at": comment.created_at.astimezone(UTC).isoformat(),
+        "source": comment_source(comment),
+    }
+
+
+def comment_source(comment: Comment) -> dict[str, Any] | None:
+    if comment.source_installation_id is None:
+        return None
+    return {
+        "installation_id": encode("Installation", comment.source_installation_id),
+        "provider": comment.source_provider or "",
+        "author_name": comment.author_name,
     }
 
 

@@ -86,7 +86,15 @@ COMMENT = obj(
         "author_id": nullable(ID),
         "body": string(),
         "created_at": TIME,
+        "source": nullable(
+            obj(
+                {"installation_id": ID, "provider": string(), "author_name": nullable(string())},
+                description="Where a comment written in a tracker came from; null for one written in "
+                "Conduit. `author_name` is the tracker user's name when they match no member.",
+            )
+        ),
     },
+    optional=("source",),
     description="A comment on an issue.",
 )
 

@@ -21,7 +21,7 @@ from conduit.schema.errors import (
 )
 from conduit.schema.permissions import forbidden, require
 from conduit.schema.trackers import Installation, Provider
-from conduit.sync import install, statuses
+from conduit.sync import install, people, statuses
 from conduit.sync.uninstall import uninstall
 
 
@@ -55,6 +55,23 @@ class StartInstallationPayload:
 
 
 @strawberry.type
+class ConnectTrackerPayload:
+    installation: Installation = strawberry.field(description="ACTIVE: the token worked.")
+    webhook_url: str
+    webhook_secret: str | None = strawberry.field(
+        description="Shown this once, for a new installation: paste it with the webhook URL where the "
+        "tracker's API may not register the webhook itself."
+    )
+
+
+@strawberry.type
+class SetTrackerAccountPayload:
+    member_id: strawberry.ID
+    installation_id: strawberry.ID
+    account: str | None = strawberry.field(description="The tracker user now mapped; null: none.")
+
+
+@strawberry.type
 class UpdateInstallationConfigPayload:
     installation: Installation
 
@@ -74,6 +91,14 @@ class UninstallPayload:
 StartInstallationResult = Annotated[
     StartInstallationPayload | ValidationError | NotFoundError | ForbiddenError,
     strawberry.union("StartInstallationResult"),
+]
+ConnectTrackerResult = Annotated[
+    ConnectTrackerPayload | ValidationError | NotFoundError | ForbiddenError,
+    strawberry.union("ConnectTrackerResult"),
+]
+SetTrackerAccountResult = Annotated[
+    SetTrackerAccountPayload | ValidationError | NotFoundError | ForbiddenError,
+    strawberry.union("SetTrackerAccountResult"),
 ]
 UpdateInstallationConfigResult = Annotated[
     UpdateInstallationConfigPayload | UnknownStatusError | ValidationError | NotFoundError | ForbiddenError,
@@ -163,6 +188,81 @@ class InstallationMutation:
                 webhook_url=install.webhook_url(ctx.runtime, row),
                 webhook_secret=started.webhook_secret,
             )
+
+    @strawberry.mutation(
+        description="Connect a tracker that installs with an API token (a provider whose `authMode` is "
+        "API_TOKEN): the token is checked with one call to the tracker, then stored encrypted and never "
+        "returned. Pass `installationId` to replace the token of an existing installation, keeping its "
+        "config and links."
+    )
+    async def connect_tracker(
+        self,
+        info: Info,
+        provider: str,
+        api_token: str,
+        base_url: str | None = None,
+        installation_id: strawberry.ID | None = None,
+    ) -> ConnectTrackerResult:
+        if err := forbidden(info, "installation:write"):
+            return err
+        ctx = info.context
+        org_id = ctx.viewer.organization_id
+        existing = None
+        if installation_id is not None:
+            pk = ids.pk_or_none(installation_id, "Installation")
+            async with ctx.runtime.sessions() as session:
+                existing = await TenantScope(session, org_id).get(models.Installation, pk) if pk else None
+            if existing is None:
+                return NotFoundError(message="installation not found")
+            if existing.provider != provider:
+                return ValidationError(message="the installation is for another provider", field="provider")
+        try:
+            connected = await install.connect(ctx.runtime, org_id, provider, base_url, api_token, existing)
+        except install.InstallError as exc:
+            return user_error(exc)
+        row = connected.installation
+        return ConnectTrackerPayload(
+            installation=Installation.from_model(row),
+            webhook_url=install.webhook_url(ctx.runtime, row),
+            webhook_secret=connected.webhook_secret,
+        )
+
+    @strawberry.mutation(
+        description="Say which tracker user a member is, for one installation, where the tracker hides "
+        "emails: `account` is the tracker's stable id for the user (a GitHub login, a Jira accountId, a "
+        "Linear user id, a GitLab user id, a Shortcut member id). Assignments and comments then map "
+        "both ways. A null `account` removes the mapping."
+    )
+    async def set_tracker_account(
+        self, info: Info, member_id: strawberry.ID, installation_id: strawberry.ID, account: str | None
+    ) -> SetTrackerAccountResult:
+        if err := forbidden(info, "installation:write"):
+            return err
+        value = account.strip() if account is not None else None
+        if value is not None and (
+            not value or len(value) > 200 or any(c.isspace() or ord(c) < 32 for c in value)
+        ):
+            return ValidationError(
+                message="account must be the tracker's id for the user: 1 to 200 characters, no spaces",
+                field="account",
+            )
+        org_id = info.context.viewer.organization_id
+        async with info.context.runtime.sessions() as session:
+            scope = TenantScope(session, org_id)
+            member_pk = ids.pk_or_none(member_id, "Member")
+            member = await scope.get(models.Member, member_pk) if member_pk else None
+            if member is None:
+                return NotFoundError(message="member not found")
+            installation_pk = ids.pk_or_none(installation_id, "Installation")
+            row = await scope.get(models.Installation, installation_pk) if installation_pk else None
+            if row is None:
+                return NotFoundError(message="installation not found")
+            if value is None:
+                await people.forget(session, row, member.id)
+            else:
+                await people.remember(session, row, member.id, value)
+            await session.commit()
+        return SetTrackerAccountPayload(member_id=member_id, installation_id=installation_id, account=value)
 
     @strawberry.mutation(description="Change how an installation syncs; fields left out keep their value.")
     async def update_installation_config(

@@ -144,17 +144,38 @@ class Comment(Node):
     body: str
     created_at: datetime
     author_id: strawberry.ID | None = strawberry.field(
-        description="The member who wrote it; null when an API token or an app did."
+        description="The member who wrote it; null when an API token, an app, or a tracker user who "
+        "matches no member did."
+    )
+    source: CommentSource | None = strawberry.field(
+        description="Where a comment written in a tracker came from; null for one written in Conduit."
     )
 
     @classmethod
     def from_model(cls, c: CommentRow) -> Comment:
+        source = None
+        if c.source_installation_id is not None:
+            source = CommentSource(
+                installation_id=strawberry.ID(ids.encode("Installation", c.source_installation_id)),
+                provider=c.source_provider or "",
+                author_name=c.author_name,
+            )
         return cls(
             id=strawberry.ID(ids.encode("Comment", c.id)),
             body=c.body,
             created_at=c.created_at,
             author_id=strawberry.ID(ids.encode("Member", c.author_id)) if c.author_id else None,
+            source=source,
         )
+
+
+@strawberry.type(description="The tracker a comment was written in.")
+class CommentSource:
+    installation_id: strawberry.ID
+    provider: str
+    author_name: str | None = strawberry.field(
+        description="The tracker user's name, when they match no member (else see `authorId`)."
+    )
 
 
 @strawberry.federation.type(keys=["id"], description="A group of events that share one fingerprint.")

@@ -27,10 +27,20 @@ from conduit.sync.health import health as compute_health
 INSTALLATION_SORT = SortKey(models.Installation.id, models.Installation.id, descending=False)
 
 
+@strawberry.enum(description="How a tracker is connected.")
+class AuthMode(Enum):
+    OAUTH2 = "oauth2"
+    API_TOKEN = "api_token"
+
+
 @strawberry.type(description="A kind of tracker Conduit can connect to.")
 class Provider:
     key: str
     name: str
+    auth_mode: AuthMode = strawberry.field(
+        description="OAUTH2: `startInstallation` and approve access in the tracker. API_TOKEN: "
+        "`connectTracker` with a token the tracker issued."
+    )
     pkce: bool = strawberry.field(description="Whether the authorization uses PKCE (S256).")
     scopes: list[str]
     webhook_api: bool = strawberry.field(
@@ -39,7 +49,14 @@ class Provider:
 
     @classmethod
     def from_spec(cls, p: ProviderSpec) -> Provider:
-        return cls(key=p.key, name=p.name, pkce=p.pkce, scopes=list(p.scopes), webhook_api=p.webhook_api)
+        return cls(
+            key=p.key,
+            name=p.name,
+            auth_mode=AuthMode(p.auth_mode),
+            pkce=p.pkce,
+            scopes=list(p.scopes),
+            webhook_api=p.webhook_api,
+        )
 
 
 @strawberry.enum

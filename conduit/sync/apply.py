@@ -8,6 +8,7 @@ same time and the same fields is an echo of one Conduit made itself, or a duplic
 from __future__ import annotations
 
 import enum
+from dataclasses import replace
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from conduit.connectors import StatusCategory, SyncConfig, TicketRecord
 from conduit.db.base import utcnow
 from conduit.db.models import ExternalIssue, Installation, Issue, IssueLink, IssueStatus
+from conduit.db.models.comments import MAX_BODY, Comment
+from conduit.db.models.integrations import TrackerComment
 from conduit.events.emit import emit
 from conduit.sync import cache, people
 
@@ -113,6 +116,9 @@ async def apply_record(
         if record.updated_at == e.updated_at and not cache.differences(e, record):
             cache.store(e, record)
             return Outcome.UNCHANGED
+    if record.key != e.key and await _key_taken(session, e, record.key):
+        # Moved onto a key another row already holds (linked by hand meanwhile): keep ours.
+        record = replace(record, key=e.key)
     was_resolved = config.is_resolved(e.status, StatusCategory(e.status_category))
     changes = cache.store(e, record)
     if not changes:
@@ -125,4 +131,71 @@ async def apply_record(
             await set_status(session, installation, issues, now_resolved)
     if "assignee" in changes and config.assignee_inbound:
         await set_assignee(session, installation, e, issues, record, tracker_user)
+    return Outcome.APPLIED
+
+
+async def _key_taken(session: AsyncSession, e: ExternalIssue, key: str) -> bool:
+    found = await session.execute(
+        select(ExternalIssue.id).where(
+            ExternalIssue.installation_id == e.installation_id,
+            ExternalIssue.key == key,
+            ExternalIssue.id != e.id,
+        )
+    )
+    return found.first() is not None
+
+
+async def apply_comment(
+    session: AsyncSession,
+    installation: Installation,
+    e: ExternalIssue,
+    comment_id: str,
+    body: str,
+    author: str | None,
+    author_name: str | None = None,
+) -> Outcome:
+    """A comment written on the ticket in the tracker, added to each linked issue.
+
+    A comment Conduit posted itself is known by its id (sync out records it, and the apply job runs
+    after the push, both ordered by the ticket), and so is one delivered twice: neither is added.
+    The author is the member the tracker user is, where known; else the comment keeps their name.
+    Its `comment.created` event names the tracker as actor, so sync out sends it to the issue's other
+    tickets but never back to this one.
+    """
+    known = await session.execute(
+        select(TrackerComment.id).where(
+            TrackerComment.installation_id == installation.id, TrackerComment.external_id == comment_id
+        )
+    )
+    if known.first() is not None or not body.strip():
+        return Outcome.UNCHANGED
+    issues = await linked_issues(session, e)
+    if not issues:
+        return Outcome.UNCHANGED
+    member = await people.member_for(session, installation, None, author) if author else None
+    made: list[Comment] = []
+    for issue in issues:
+        row = Comment(
+            organization_id=issue.organization_id,
+            issue_id=issue.id,
+            author_id=member.id if member else None,
+            body=body[:MAX_BODY],
+            source_installation_id=installation.id,
+            source_provider=installation.provider,
+            author_name=None if member else (author_name or author),
+        )
+        session.add(row)
+        made.append(row)
+    await session.flush()
+    session.add(
+        TrackerComment(
+            organization_id=installation.organization_id,
+            installation_id=installation.id,
+            comment_id=made[0].id,
+            external_id=comment_id[:200],
+        )
+    )
+    for issue, row in zip(issues, made, strict=True):
+        data = {"issue_id": issue.id, "project_id": issue.project_id, "comment_id": row.id}
+        emit(session, "comment.created", issue.organization_id, data, actor=cache.sync_actor(installation))
     return Outcome.APPLIED

@@ -66,11 +66,14 @@ def known_record(e: ExternalIssue) -> TicketRecord:
         etag=e.etag,
         deleted=e.deleted,
         assignee=e.assignee,
+        tracker_id=e.tracker_id,
     )
 
 
 def differences(e: ExternalIssue, record: TicketRecord) -> list[str]:
     changes = []
+    if record.key != e.key and not record.deleted:
+        changes.append("key")  # moved: the tracker's stable id matched it, its key is new
     if record.title and record.title != e.title:
         changes.append("title")
     if record.status != e.status or record.status_category.value != e.status_category:
@@ -92,6 +95,8 @@ def store(e: ExternalIssue, record: TicketRecord) -> list[str]:
         e.deleted = True
         e.etag = None
         return changes
+    e.key = record.key
+    e.tracker_id = record.tracker_id or e.tracker_id
     e.url = record.url or e.url
     e.title = record.title or e.title
     e.status = record.status

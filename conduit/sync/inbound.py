@@ -27,12 +27,14 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from conduit.connectors import (
     ChangeKind,
     StatusCategory,
     SyncConfig,
     TicketRecord,
+    WebhookChange,
     WebhookRejected,
     get_connectors,
 )
@@ -42,7 +44,7 @@ from conduit.db.models.integrations import TrackerWebhook, WebhookReceipt
 from conduit.errors import Forbidden, Invalid
 from conduit.jobs import outbox
 from conduit.runtime import Runtime
-from conduit.sync.apply import Outcome, apply_record
+from conduit.sync.apply import Outcome, apply_comment, apply_record
 from conduit.sync.outbound import ticket_key
 
 APPLY_KIND = "tracker.webhook.apply"
@@ -79,6 +81,33 @@ def _record(data: dict[str, Any]) -> TicketRecord:
     values["status_category"] = StatusCategory(values["status_category"])
     values["updated_at"] = datetime.fromisoformat(values["updated_at"]) if values.get("updated_at") else None
     return TicketRecord(**values)
+
+
+def _comment_json(change: WebhookChange) -> dict[str, str] | None:
+    """A tracker comment for the apply job: only with the tracker's id for it, by which its echo and
+    its second delivery are known."""
+    if change.kind is not ChangeKind.COMMENTED or not change.comment_id or change.comment is None:
+        return None
+    return {"id": change.comment_id, "body": change.comment}
+
+
+async def _linked_ticket(
+    session: AsyncSession, installation_id: int, key: str, tracker_id: str | None
+) -> int | None:
+    """The cached ticket a delivery is about: by the tracker's stable id (a moved ticket's delivery
+    carries its new key), else by key."""
+    mine = ExternalIssue.installation_id == installation_id
+    if tracker_id:
+        found = (
+            await session.execute(
+                select(ExternalIssue.id).where(mine, ExternalIssue.tracker_id == tracker_id).limit(1)
+            )
+        ).scalar_one_or_none()
+        if found is not None:
+            return found
+    return (
+        await session.execute(select(ExternalIssue.id).where(mine, ExternalIssue.key == key))
+    ).scalar_one_or_none()
 
 
 def _plausible_token(token: str) -> bool:
@@ -148,13 +177,7 @@ async def receive(
         names = receipts(headers, body, change.delivery_id)
         external = None
         if change.kind is not ChangeKind.IGNORED and change.key is not None and change.ticket is not None:
-            external = (
-                await session.execute(
-                    select(ExternalIssue.id).where(
-                        ExternalIssue.installation_id == installation_id, ExternalIssue.key == change.key
-                    )
-                )
-            ).scalar_one_or_none()
+            external = await _linked_ticket(session, installation_id, change.key, change.ticket.tracker_id)
         if external is None:
             # Not acted on, so only the token is remembered: spending it again must not work.
             names = [n for n in names if n.startswith("jwt:")]
@@ -178,6 +201,7 @@ async def receive(
                 _record_json(change.ticket),
                 names[0],
                 change.actor,
+                _comment_json(change),
                 organization_id=installation.organization_id,
                 key=ticket_key(external),
             )
@@ -197,8 +221,11 @@ async def apply(runtime: Runtime, payload: dict[str, Any]) -> Outcome:
         if installation is None or external is None:
             return Outcome.UNCHANGED
         record = _record(payload["ticket"])
+        connector = get_connectors(runtime).bind(installation)
         if payload.get("kind") == ChangeKind.DELETED.value:
-            record = get_connectors(runtime).bind(installation).deleted(record.key, None)
+            record = connector.deleted(record.key, None)
+        else:
+            record = await connector.webhook_ticket(record)
         outcome = await apply_record(
             session,
             installation,
@@ -207,5 +234,16 @@ async def apply(runtime: Runtime, payload: dict[str, Any]) -> Outcome:
             record,
             payload.get("actor"),
         )
+        comment = payload.get("comment")
+        if isinstance(comment, dict) and not record.deleted:
+            added = await apply_comment(
+                session,
+                installation,
+                external,
+                str(comment["id"]),
+                str(comment["body"]),
+                payload.get("actor"),
+            )
+            outcome = added if added is Outcome.APPLIED else outcome
         await session.commit()
         return outcome

@@ -1,4 +1,5 @@
-"""Installing a tracker: the authorize URL with a single-use state, the callback, and the code exchange.
+"""Installing a tracker: the authorize URL with a single-use state, the callback, and the code exchange;
+or, for a tracker most teams connect with an API token, the pasted token checked with one call.
 
 The state is random, stored only as a hash, bound to the organization and the installation, valid for
 ten minutes and spent by the callback in one guarded UPDATE, so a replayed callback finds nothing.
@@ -19,12 +20,13 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conduit.connectors import get_connectors
 from conduit.connectors.catalog import Provider
 from conduit.connectors.clients import ClientError, NoOAuthClient, check_own_client
+from conduit.connectors.errors import TrackerError
 from conduit.connectors.http import PRIVATE_SETTING
 from conduit.connectors.registry import provider
 from conduit.db.base import utcnow
@@ -41,6 +43,7 @@ STATE_LIFETIME = timedelta(minutes=10)
 INSTALL_KIND = "tracker.install"
 FAILED_EVENT = "tracker_installation.failed"
 MAX_BASE_URL = 500
+MAX_API_TOKEN = 1000
 # How long resolving a base URL's host may take while the person waits for startInstallation.
 RESOLVE_TIMEOUT = 5.0
 
@@ -150,10 +153,11 @@ async def start(
     (encrypted) with it; on reconnect they replace the one it had. Raises InstallError naming the
     argument at fault. Nothing is written to `session` before every check has passed.
     """
-    try:
-        spec: Provider = provider(provider_key)
-    except ValueError as exc:
-        raise InstallError(str(exc)) from None
+    spec = _provider(provider_key)
+    if spec.auth_mode != "oauth2":
+        raise InstallError(
+            f"{spec.name} connects with an API token, not OAuth: call connectTracker with one", "provider"
+        )
     base = await check_base_url(runtime, installation.base_url if installation else base_url)
     try:
         own = check_own_client(client_id, client_secret)
@@ -194,6 +198,87 @@ async def start(
         )
     )
     return Started(installation, request.url, secret)
+
+
+def _provider(provider_key: str) -> Provider:
+    try:
+        return provider(provider_key)
+    except ValueError as exc:
+        raise InstallError(str(exc)) from None
+
+
+def check_api_token(token: str) -> str:
+    """A pasted API token's shape, before any call: one line of printable characters."""
+    value = token.strip()
+    if not value:
+        raise InstallError("apiToken is empty; paste the token the tracker issued", "apiToken")
+    if len(value) > MAX_API_TOKEN:
+        raise InstallError(f"apiToken is longer than {MAX_API_TOKEN} characters", "apiToken")
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InstallError("apiToken contains spaces or control characters", "apiToken")
+    return value
+
+
+async def connect(
+    runtime: Runtime,
+    organization_id: int,
+    provider_key: str,
+    base_url: str | None,
+    api_token: str,
+    installation: Installation | None = None,
+) -> Started:
+    """Connect a tracker that installs with a pasted API token: checked with one call to the tracker,
+    then stored encrypted and the installation ACTIVE. `installation` reconnects an existing one,
+    keeping its config and links; its old token stays until the new one has passed the check.
+
+    Raises InstallError (the argument at fault) for a bad token or base URL, and for a token the
+    tracker refused, with the tracker's own words; a new installation is not kept then.
+    """
+    spec = _provider(provider_key)
+    if spec.auth_mode != "api_token":
+        raise InstallError(
+            f"{spec.name} connects over OAuth: call startInstallation and approve access in {spec.name}",
+            "provider",
+        )
+    token = check_api_token(api_token)
+    base = await check_base_url(runtime, installation.base_url if installation else base_url)
+    service = get_connectors(runtime)
+    secret: str | None = None
+    if installation is None:
+        secret = random_secrets.token_urlsafe(32)
+        async with runtime.sessions() as session:
+            installation = Installation(
+                organization_id=organization_id,
+                provider=spec.key,
+                base_url=base,
+                config={},
+                webhook_secret_enc=runtime.secrets.encrypt(secret),
+            )
+            session.add(installation)
+            await session.commit()
+        fresh = True
+    else:
+        fresh = False
+    try:
+        account = await service.check_token(installation, token)
+    except TrackerError as exc:
+        if fresh:
+            async with runtime.sessions() as session:
+                await session.execute(delete(Installation).where(Installation.id == installation.id))
+                await session.commit()
+        raise InstallError(f"{spec.name} refused the token ({exc.message})", "apiToken") from None
+    if installation.account_id and installation.account_id != account.id:
+        # A reconnect keeps the links it has: they name tickets of the account it was made for.
+        raise InstallError(
+            f"the token acts for {account.name}, not {installation.account_name}, which this "
+            "installation is connected to; connect a new installation instead",
+            "apiToken",
+        )
+    await service.keep_token(installation.id, token, account)
+    async with runtime.sessions() as session:
+        row = await session.get(Installation, installation.id)
+        assert row is not None
+    return Started(row, "", secret)
 
 
 async def accept_callback(

@@ -28,7 +28,8 @@ from conduit.sync.failures import job_outcome
 WEBHOOK_KIND = "tracker.webhook.ensure"
 RECONCILE_EVERY = timedelta(minutes=15)
 # The fields of an inbound change, in the order `apply_webhook` takes them.
-APPLY_FIELDS = ("installation_id", "external_issue_id", "kind", "ticket", "delivery_id", "actor")
+# A row written before comments were synced in has no `comment`.
+APPLY_FIELDS = ("installation_id", "external_issue_id", "kind", "ticket", "delivery_id", "actor", "comment")
 
 
 def _legacy(ctx: JobContext, *names: str) -> list[Any]:
@@ -105,7 +106,7 @@ async def push_ticket(
 async def apply_webhook(ctx: JobContext, *change: Any) -> None:
     """`change` is a tracker's change to one ticket, as `APPLY_FIELDS`: ids, then the ticket's record
     (the tracker sent it; it has no row of its own), the delivery it came in, and who made it."""
-    payload = dict(zip(APPLY_FIELDS, change, strict=True)) if change else ctx.payload
+    payload = dict(zip(APPLY_FIELDS, change, strict=False)) if change else ctx.payload
     outcome = await inbound.apply(ctx.runtime, payload)
     ctx.log.info("delivery %s: %s", payload.get("delivery_id"), outcome.value)
 

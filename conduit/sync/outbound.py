@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conduit import ids
@@ -16,6 +17,7 @@ from conduit.connectors import SyncConfig, get_connectors
 from conduit.connectors.errors import NotFound
 from conduit.db.models import ExternalIssue, Installation, InstallationStatus, IssueLink, IssueStatus, Member
 from conduit.db.models.comments import Comment
+from conduit.db.models.integrations import TrackerComment
 from conduit.jobs import outbox
 from conduit.jobs.errors import PermanentFailure
 from conduit.runtime import Runtime
@@ -115,6 +117,31 @@ async def record_error(runtime: Runtime, external_issue_id: int, reason: str | N
             await session.commit()
 
 
+async def _remember_comment(
+    runtime: Runtime, external_issue_id: int, comment_id: int | None, posted_id: str
+) -> None:
+    """Keep the tracker's id for the copy of a comment just posted, so its webhook echo is known (see
+    `conduit.sync.apply.apply_comment`), and clear the ticket's sync error."""
+    async with runtime.sessions() as session:
+        external = await session.get(ExternalIssue, external_issue_id)
+        if external is None:
+            return
+        external.sync_error = None
+        if comment_id is not None and posted_id:
+            session.add(
+                TrackerComment(
+                    organization_id=external.organization_id,
+                    installation_id=external.installation_id,
+                    comment_id=comment_id,
+                    external_id=posted_id[:200],
+                )
+            )
+        try:
+            await session.commit()
+        except IntegrityError:
+            await session.rollback()  # a re-run of this push recorded it already
+
+
 async def push(runtime: Runtime, external_issue_id: int, what: str, comment_id: int | None = None) -> str:
     """Make one ticket match its issues now; returns what was done, for the job log."""
     async with runtime.sessions() as session:
@@ -168,8 +195,8 @@ async def push(runtime: Runtime, external_issue_id: int, what: str, comment_id: 
                 return "skipped: comment sync out is off"
             if not body:
                 return "skipped: the comment is gone"
-            await connector.comment(key, body)
-            await record_error(runtime, external_issue_id, None)
+            posted = await connector.comment(key, body)
+            await _remember_comment(runtime, external_issue_id, comment_id, posted.id)
             return "commented"
         else:
             raise PermanentFailure(f"unknown ticket change {what!r}")

@@ -6,7 +6,7 @@ match, once found by the tracker's user search, is kept as a TrackerAccount and 
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conduit.connectors.base import Connector
@@ -26,6 +26,15 @@ async def stored_account(session: AsyncSession, installation_id: int, member_id:
 
 
 async def remember(session: AsyncSession, installation: Installation, member_id: int, account: str) -> None:
+    """Keep that `member_id` is `account` in this installation's tracker; a tracker user is one member,
+    so a mapping of the account to anyone else goes."""
+    await session.execute(
+        delete(TrackerAccount).where(
+            TrackerAccount.installation_id == installation.id,
+            TrackerAccount.account == account,
+            TrackerAccount.member_id != member_id,
+        )
+    )
     row = (
         await session.execute(
             select(TrackerAccount).where(
@@ -44,6 +53,14 @@ async def remember(session: AsyncSession, installation: Installation, member_id:
         )
     else:
         row.account = account
+
+
+async def forget(session: AsyncSession, installation: Installation, member_id: int) -> None:
+    await session.execute(
+        delete(TrackerAccount).where(
+            TrackerAccount.installation_id == installation.id, TrackerAccount.member_id == member_id
+        )
+    )
 
 
 async def account_for(

@@ -48,7 +48,7 @@ async def read(
     connector = get_connectors(runtime).bind(installation)
     known = {e.key: cache.known_record(e) for e in externals}
     if not listing:
-        return await connector.get_tickets(list(known), known)
+        return _by_known_key(await connector.get_tickets(list(known), known), externals)
     found: dict[str, TicketRecord] = {}
     unlisted: list[str] = []
     by_scope: dict[str, list[ExternalIssue]] = defaultdict(list)
@@ -61,12 +61,28 @@ async def read(
             unlisted += [e.key for e in group]
             continue
         keys = {e.key for e in group}
-        found |= {r.key: r for r in changed if r.key in keys}
+        found |= {k: r for k, r in _by_known_key({r.key: r for r in changed}, group).items() if k in keys}
         # Listed as unchanged: the cached copy stands, confirmed now.
         found |= {k: known[k].confirmed() for k in keys if k not in found}
     if unlisted:
-        found |= await connector.get_tickets(unlisted, known)
+        found |= _by_known_key(await connector.get_tickets(unlisted, known), externals)
     return found
+
+
+def _by_known_key(
+    records: dict[str, TicketRecord], externals: list[ExternalIssue]
+) -> dict[str, TicketRecord]:
+    """The records under the keys Conduit knows the tickets by: a ticket that moved comes back under
+    its new key, and is matched by the tracker's stable id."""
+    keys = {e.key for e in externals}
+    by_id = {e.tracker_id: e.key for e in externals if e.tracker_id}
+    out: dict[str, TicketRecord] = {}
+    for key, record in records.items():
+        if key in keys:
+            out.setdefault(key, record)
+        elif record.tracker_id and record.tracker_id in by_id:
+            out[by_id[record.tracker_id]] = record
+    return out
 
 
 async def sync_installation(

@@ -13,7 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from conduit.connectors import Connector, Connectors
+from conduit.connectors.catalog import Provider
 from conduit.connectors.oauth import ClientCredentials
+from conduit.connectors.registry import provider
 from conduit.connectors.sandbox import Sandbox, SandboxServer, every_sandbox, operator_settings
 from conduit.db.models import Installation, InstallationStatus, Interaction
 from conduit.runtime import Runtime
@@ -48,6 +50,10 @@ class Tracker:
         return ClientCredentials(*self.sandbox.client)
 
     @property
+    def spec(self) -> Provider:
+        return provider(self.key)
+
+    @property
     def scope(self) -> str:
         """A repository / a project key tickets can be created in."""
         return self.sandbox.scopes()[0]
@@ -78,6 +84,13 @@ class Tracker:
     async def revoke(self, token: str) -> None:
         async with self.control() as c:
             (await c.post("/oauth/revoke", json={"token": token})).raise_for_status()
+
+    async def api_token(self) -> str:
+        """A token the tracker issues to its default user, as its settings page would."""
+        async with self.control() as c:
+            reply = await c.post("/api-tokens", json={})
+        reply.raise_for_status()
+        return str(reply.json()["token"])
 
     async def expire(self, token: str) -> None:
         async with self.control() as c:
@@ -152,7 +165,8 @@ class Installed:
 async def install(
     runtime: Runtime, connectors: Connectors, tracker: Tracker, tenant: Tenant, *, scopes: str | None = None
 ) -> Installed:
-    """The OAuth dance, as a browser and the callback would do it, then the code exchange."""
+    """The OAuth dance, as a browser and the callback would do it, then the code exchange; for a
+    tracker that connects with an API token, a token it issued, checked and kept."""
     async with runtime.sessions() as session:
         row = Installation(
             organization_id=tenant.organization_id, provider=tracker.key, base_url=tracker.url, config={}
@@ -160,6 +174,12 @@ async def install(
         session.add(row)
         await session.commit()
         installation_id = row.id
+    if tracker.spec.auth_mode == "api_token":
+        token = await tracker.api_token()
+        await connectors.keep_token(installation_id, token, await connectors.check_token(row, token))
+        return Installed(
+            installation_id, tenant.organization_id, await connectors.connector(installation_id), ""
+        )
     request = connectors.authorization_request(row, REDIRECT_URI)
     async with httpx.AsyncClient() as browser:
         consent = await browser.get(request.url)

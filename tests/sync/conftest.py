@@ -17,7 +17,7 @@ from sqlalchemy import select
 from conduit.app import create_app
 from conduit.connectors import Connectors
 from conduit.connectors.oauth import ClientCredentials
-from conduit.connectors.registry import TRACKERS
+from conduit.connectors.registry import TRACKERS, provider
 from conduit.connectors.sandbox import Sandbox, SandboxServer, every_sandbox
 from conduit.connectors.sandbox import operator_settings as sandbox_operator_settings
 from conduit.connectors.service import CONNECTORS
@@ -82,6 +82,10 @@ class Side:
 
     async def fault(self, **fault: Any) -> None:
         await self.control("POST", "/faults", json=fault)
+
+    async def api_token(self) -> str:
+        """A token the tracker issues to its default user, as its settings page would."""
+        return str((await self.control("POST", "/api-tokens", json={}))["token"])
 
     async def clear_faults(self) -> None:
         await self.control("DELETE", "/faults")
@@ -280,8 +284,26 @@ class Installed:
     side: Side
 
 
+CONNECT = """
+mutation($p: String!, $t: String!, $b: String) {
+  connectTracker(provider: $p, apiToken: $t, baseUrl: $b) {
+    __typename
+    ... on ConnectTrackerPayload { webhookUrl webhookSecret installation { id status } }
+    ... on UserError { message }
+  }
+}"""
+
+
 async def install(conduit: Conduit, side: Side) -> Installed:
-    """The whole OAuth dance over HTTP: mutation, the browser at the tracker, the callback, the job."""
+    """The whole OAuth dance over HTTP: mutation, the browser at the tracker, the callback, the job;
+    for a tracker that connects with an API token, the token pasted into `connectTracker`."""
+    if provider(side.key).auth_mode == "api_token":
+        token = await side.api_token()
+        made = (await conduit.graphql(CONNECT, p=side.key, t=token, b=side.url))["connectTracker"]
+        assert made["__typename"] == "ConnectTrackerPayload", made
+        assert made["installation"]["status"] == "ACTIVE", made
+        gid = made["installation"]["id"]
+        return Installed(decode_as(gid, "Installation"), gid, made["webhookSecret"], side)
     started = (await conduit.graphql(START, p=side.key, b=side.url))["startInstallation"]
     assert started["__typename"] == "StartInstallationPayload", started
     async with httpx.AsyncClient(timeout=10) as browser:

@@ -12,8 +12,9 @@ from conduit.events.catalog import EVENT_TYPES
 from conduit.events.resources import expand
 from conduit.ids import decode_as, encode
 from tests.sync.conftest import Conduit, Side, install, wait_for
-from tests.sync.helpers import create_ticket, idle
-from tests.sync.people import tracker_comments
+from tests.sync.helpers import create_ticket, idle, settle
+from tests.sync.people import member, tracker_comments, tracker_user, unique_email
+from tests.sync.test_people import SET_ACCOUNT
 
 ADD = """
 mutation($id: ID!, $body: String!) { addComment(issueId: $id, body: $body) {
@@ -80,3 +81,57 @@ async def test_comments_sync_out_when_on(conduit: Conduit, side: Side) -> None:
     await add(conduit, issue_id, "internal note")
     await wait_for(lambda: idle(conduit), "the job queue to drain")
     assert len(await tracker_comments(conduit, side, installed.id, ticket["key"])) == 1
+
+
+COMMENTS = """
+query($id: ID!) { issue(id: $id) { comments(first: 20) {
+  nodes { body authorId source { installationId provider authorName } } } } }"""
+
+
+async def test_tracker_comments_sync_in_once_with_their_author_and_ours_are_not_echoed(
+    conduit: Conduit, side: Side
+) -> None:
+    installed = await install(conduit, side)
+    issue_id = await conduit.issue()
+    ticket = await create_ticket(conduit, installed.gid, issue_id, side.scope)
+
+    async def comments() -> list[dict[str, Any]]:
+        data = await conduit.graphql(COMMENTS, id=encode("Issue", issue_id))
+        return list(data["issue"]["comments"]["nodes"])
+
+    # Conduit's own comment reaches the ticket; the tracker's webhook about it adds nothing here.
+    await add(conduit, issue_id, "from conduit")
+    await wait_for(
+        lambda: tracker_comments(conduit, side, installed.id, ticket["key"]),
+        "the comment to reach the ticket",
+    )
+    await wait_for(lambda: idle(conduit), "the job queue to drain")
+
+    # A person in the tracker, mapped to a member, and one who is no member.
+    email = unique_email("rae")
+    rae = await member(conduit, email)
+    rae_account = await tracker_user(side, email, email_shown=False)
+    mapped = await conduit.graphql(SET_ACCOUNT, m=encode("Member", rae), i=installed.gid, a=rae_account)
+    assert mapped["setTrackerAccount"]["__typename"] == "SetTrackerAccountPayload"
+    stranger = await tracker_user(side, unique_email("sol"), email_shown=False)
+    first = await side.act(ticket["key"], "comment", text="seen in prod too", user=rae_account)
+    await settle(conduit, side, first)
+    await settle(conduit, side, await side.act(ticket["key"], "comment", text="me too", user=stranger))
+
+    nodes = await comments()
+    assert [n["body"] for n in nodes] == ["from conduit", "seen in prod too", "me too"]
+    assert nodes[0]["source"] is None
+    assert nodes[1]["authorId"] == encode("Member", rae)
+    assert nodes[1]["source"] == {"installationId": installed.gid, "provider": side.key, "authorName": None}
+    assert nodes[2]["authorId"] is None and nodes[2]["source"]["authorName"]
+    # The event names the tracker as actor: sync out does not send it back to this ticket.
+    events = await conduit.events("comment.created", issue_id)
+    assert [e["actor"]["type"] for e in events] == ["api_token", "tracker", "tracker"]
+    assert len(await tracker_comments(conduit, side, installed.id, ticket["key"])) == 3
+
+    # The same comment delivered again (to this installation: the last delivery), under a new
+    # delivery id: taken once.
+    status, _ = await side.send(first[-1], guid="a-second-delivery-of-the-same-comment")
+    assert status == 202
+    await wait_for(lambda: idle(conduit), "the job queue to drain")
+    assert len(await comments()) == 3

@@ -3,7 +3,7 @@ tracker account when the tracker hides emails; a member with no tracker user is 
 
 from __future__ import annotations
 
-from conduit.ids import decode_as
+from conduit.ids import decode_as, encode
 from tests.sync.conftest import Conduit, Side, install, wait_for
 from tests.sync.helpers import create_ticket, idle, tracker_ticket
 from tests.sync.people import (
@@ -102,3 +102,51 @@ def _gid(issue_id: int) -> str:
     from conduit.ids import encode
 
     return encode("Issue", issue_id)
+
+
+SET_ACCOUNT = """
+mutation($m: ID!, $i: ID!, $a: String) { setTrackerAccount(memberId: $m, installationId: $i, account: $a) {
+  __typename ... on SetTrackerAccountPayload { account } ... on UserError { message }
+  ... on ValidationError { field } } }"""
+
+
+async def test_a_member_mapped_by_hand_is_assigned_both_ways(conduit: Conduit, side: Side) -> None:
+    installed = await install(conduit, side)
+    issue_id = await conduit.issue()
+    ticket = await create_ticket(conduit, installed.gid, issue_id, side.scope)
+    # A tracker user whose email the tracker hides, under another address than the member's.
+    lee = await member(conduit, unique_email("lee"))
+    account = await tracker_user(side, unique_email("lee-at-work"), email_shown=False)
+
+    async def set_account(value: str | None, member_id: int = lee) -> dict[str, str]:
+        out = await conduit.graphql(SET_ACCOUNT, m=encode("Member", member_id), i=installed.gid, a=value)
+        return dict(out["setTrackerAccount"])
+
+    for bad in ("", "two words", "x" * 201):
+        refused = await set_account(bad)
+        assert (refused["__typename"], refused["field"]) == ("ValidationError", "account"), refused
+    assert (await set_account(account, 10**12))["__typename"] == "NotFoundError"
+    assert (await set_account(account))["account"] == account
+
+    await assign_in_conduit(conduit, issue_id, lee)
+
+    async def assigned_in_tracker() -> bool:
+        return (await tracker_ticket(conduit, installed.id, ticket["key"])).assignee_id == account
+
+    await wait_for(assigned_in_tracker, "the ticket to be assigned to the mapped user")
+    await assign_in_tracker(side, ticket["key"], None)
+    await wait_for(lambda: _assignee_is(conduit, issue_id, None), "the issue to be unassigned")
+    await assign_in_tracker(side, ticket["key"], account)
+    await wait_for(lambda: _assignee_is(conduit, issue_id, lee), "the mapped user to be the member again")
+
+    # Removed: the tracker user matches no member any more, and the link says so.
+    assert (await set_account(None))["account"] is None
+    await assign_in_tracker(side, ticket["key"], None)
+    await wait_for(lambda: _assignee_is(conduit, issue_id, None), "the issue to be unassigned")
+    await assign_in_tracker(side, ticket["key"], account)
+
+    async def unmatched() -> bool:
+        error = (await external(conduit, installed.id, ticket["key"])).sync_error
+        return error is not None and "matches no member" in error
+
+    await wait_for(unmatched, "the link to say the tracker's assignee matches no member")

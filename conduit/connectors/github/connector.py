@@ -106,6 +106,8 @@ def ticket(data: dict[str, Any], etag: str | None = None) -> TicketRecord:
         etag=etag,
         assignee=assignee.get("login") if isinstance(assignee, dict) else None,
         assignee_id=assignee.get("login") if isinstance(assignee, dict) else None,
+        # The issue's database id: a transferred issue keeps it, while its key names the new repository.
+        tracker_id=str(data["id"]) if data.get("id") is not None else None,
     )
 
 
@@ -293,10 +295,16 @@ def _change(event: str, delivery: str | None, document: dict[str, Any]) -> Webho
     except InvalidRequest as exc:
         raise WebhookRejected(f"the issue in the delivery is malformed: {exc}") from None
     comment: str | None = None
+    comment_id: str | None = None
     if event == "issue_comment":
         kind = ChangeKind.COMMENTED if action == "created" else ChangeKind.IGNORED
         raw = document.get("comment")
-        comment = str(raw.get("body", "")) if isinstance(raw, dict) else None
+        if isinstance(raw, dict):
+            comment = str(raw.get("body", ""))
+            comment_id = str(raw["id"]) if raw.get("id") is not None else None
+            user = raw.get("user")
+            # The comment's author; the sender is the same person for a comment GitHub relays.
+            actor = user.get("login", actor) if isinstance(user, dict) else actor
     else:
         kind = ACTIONS.get(action, ChangeKind.IGNORED)
     if kind is ChangeKind.DELETED:
@@ -310,6 +318,7 @@ def _change(event: str, delivery: str | None, document: dict[str, Any]) -> Webho
         actor=actor,
         event=f"{event}.{action}" if action else event,
         comment=comment,
+        comment_id=comment_id,
     )
 
 

@@ -125,6 +125,8 @@ class JiraConnector(Connector):
             updated_at=parse_time(fields.get("updated")),
             assignee=assignee.get("displayName"),
             assignee_id=assignee.get("accountId"),
+            # The numeric issue id: an issue moved to another project keeps it and gets a new key.
+            tracker_id=str(data["id"]) if data.get("id") is not None else None,
         )
 
     def deleted(self, key: str, known: TicketRecord | None) -> TicketRecord:
@@ -395,6 +397,7 @@ class JiraConnector(Connector):
         # The issue's own `updated` orders changes to it; the delivery timestamp is the fallback.
         occurred = record.updated_at or occurred
         kind, status_from, status_to, comment = ChangeKind.IGNORED, None, None, None
+        comment_id: str | None = None
         changelog = document.get("changelog") or {}
         if not isinstance(changelog, dict):
             raise WebhookRejected("the delivery's changelog is not an object")
@@ -412,6 +415,10 @@ class JiraConnector(Connector):
             if not isinstance(raw, dict):
                 raise WebhookRejected("the delivery's comment is not an object")
             comment = adf.to_text(raw.get("body"))
+            comment_id = str(raw["id"]) if raw.get("id") is not None else None
+            author = raw.get("author")
+            if isinstance(author, dict) and author.get("accountId"):
+                actor = author["accountId"]
         elif status_item is not None:
             status_from, status_to = status_item.get("fromString"), status_item.get("toString")
             was = self.config.is_resolved(str(status_from or ""), _category_before(items, record))
@@ -436,6 +443,7 @@ class JiraConnector(Connector):
             actor=actor,
             event=event,
             comment=comment,
+            comment_id=comment_id,
             status_from=status_from,
             status_to=status_to,
         )

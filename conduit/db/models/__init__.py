@@ -25,6 +25,7 @@ from conduit.db.models.integrations import (
     TicketRequest,
     TicketRequestState,
     TrackerAccount,
+    TrackerComment,
     TrackerWebhook,
     WebhookReceipt,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "TicketRequest",
     "TicketRequestState",
     "TrackerAccount",
+    "TrackerComment",
     "TrackerWebhook",
     "WebhookReceipt",
 ]

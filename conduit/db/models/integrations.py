@@ -75,10 +75,16 @@ class ExternalIssue(IdMixin, TenantMixin, CreatedMixin, Base):
     """A ticket in a tracker, with the live fields last seen there."""
 
     __tablename__ = "external_issue"
-    __table_args__ = (UniqueConstraint("installation_id", "key"),)
+    __table_args__ = (
+        UniqueConstraint("installation_id", "key"),
+        Index("ix_external_issue_installation_tracker_id", "installation_id", "tracker_id"),
+    )
 
     installation_id: Mapped[int] = mapped_column(BigId, ForeignKey("installation.id", ondelete="CASCADE"))
+    # What people see and type (`owner/repo#12`, `OPS-7`); it changes when the ticket moves.
     key: Mapped[str] = mapped_column(String(300))
+    # The tracker's own id for the ticket, which a move keeps: deliveries are matched by it first.
+    tracker_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     url: Mapped[str] = mapped_column(String(1000))
     title: Mapped[str] = mapped_column(String(1000), default="")
     status: Mapped[str] = mapped_column(String(200), default="")
@@ -108,6 +114,22 @@ class TrackerAccount(IdMixin, TenantMixin, CreatedMixin, Base):
     member_id: Mapped[int] = mapped_column(BigId, ForeignKey("member.id", ondelete="CASCADE"))
     # The tracker's stable id for the user: a GitHub login, a Jira accountId.
     account: Mapped[str] = mapped_column(String(200))
+
+
+class TrackerComment(IdMixin, TenantMixin, CreatedMixin, Base):
+    """A comment as it exists on a ticket: Conduit's comment and the tracker's id for its copy.
+
+    Written when sync out posts a comment (so its webhook echo is known and dropped) and when a
+    tracker's comment arrives (so a redelivered one is taken once)."""
+
+    __tablename__ = "tracker_comment"
+    __table_args__ = (
+        UniqueConstraint("installation_id", "external_id", name="uq_tracker_comment_installation_external"),
+    )
+
+    installation_id: Mapped[int] = mapped_column(BigId, ForeignKey("installation.id", ondelete="CASCADE"))
+    comment_id: Mapped[int] = mapped_column(BigId, ForeignKey("comment.id", ondelete="CASCADE"), index=True)
+    external_id: Mapped[str] = mapped_column(String(200))
 
 
 class IssueLink(IdMixin, TenantMixin, CreatedMixin, Base):
