@@ -33,6 +33,7 @@ from sqlalchemy import func, select, update
 from conduit.app import create_app
 from conduit.bootstrap import bootstrap
 from conduit.connectors import Connectors, TicketDraft
+from conduit.connectors.registry import provider
 from conduit.connectors.sandbox import SandboxServer, every_sandbox, operator_settings
 from conduit.connectors.service import CONNECTORS
 from conduit.db.base import utcnow
@@ -91,6 +92,21 @@ class Bench:
         return n == 0
 
     async def install(self, key: str, base: str) -> int:
+        if provider(key).auth_mode == "api_token":
+            token = (await control(base, "POST", "/api-tokens", json={}))["token"]
+            made = (
+                await self.graphql(
+                    "mutation($p: String!, $t: String!, $b: String) { connectTracker(provider: $p, "
+                    "apiToken: $t, baseUrl: $b) { ... on ConnectTrackerPayload { installation { id } } "
+                    "... on UserError { message } } }",
+                    p=key,
+                    t=token,
+                    b=base,
+                )
+            )["connectTracker"]
+            if "installation" not in made:
+                raise RuntimeError(f"{key} did not connect: {made}")
+            return decode_as(made["installation"]["id"], "Installation")
         started = (
             await self.graphql(
                 "mutation($p: String!, $b: String) { startInstallation(provider: $p, baseUrl: $b) {"

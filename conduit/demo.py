@@ -118,7 +118,15 @@ async def _serve_with(settings: Settings, host: str, port: int, sandboxes: list[
     base = f"http://{host}:{port}"
     sent = await send_samples(base, result)
     trackers = "  ".join(f"{registry.provider(sb.name).name} {sb.url}" for sb in sandboxes)
-    first = sandboxes[0]
+    first = next(sb for sb in sandboxes if registry.provider(sb.name).auth_mode == "oauth2")
+    by_token = [sb for sb in sandboxes if registry.provider(sb.name).auth_mode == "api_token"]
+    token_hint = "".join(
+        f"  Connect {registry.provider(sb.name).name} with a token:  "
+        f"curl -X POST {sb.url}/_sandbox/api-tokens"
+        f'  then  mutation {{ connectTracker(provider: "{sb.name}", apiToken: "<token>", baseUrl: '
+        f'"{sb.url}") {{ __typename }} }}\n'
+        for sb in by_token
+    )
     print(
         "\nConduit is running (embedded: SQLite + in-process jobs).\n"
         f"  GraphiQL:  {base}/graphql  (add the header  Authorization: Bearer {result.token})\n"
@@ -129,6 +137,7 @@ async def _serve_with(settings: Settings, host: str, port: int, sandboxes: list[
         f"  Sandbox trackers (real HTTP, imitating each API): {trackers}\n"
         f'  Connect one:  mutation {{ startInstallation(provider: "{first.name}", baseUrl: "{first.url}") '
         "{ ... on StartInstallationPayload { authorizeUrl } } }  then open the URL.\n"
+        f"{token_hint}"
         "Press Ctrl+C to stop.\n",
         flush=True,
     )

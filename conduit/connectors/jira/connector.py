@@ -230,18 +230,26 @@ class JiraConnector(Connector):
         return [self.ticket(item) for item in (reply.data or {}).get("issues") or []]
 
     async def set_status(self, key: str, resolved: bool, config: SyncConfig | None = None) -> TicketRecord:
-        """Move the ticket through whichever transition reaches the wanted status.
+        """Move the ticket through whichever transition reaches the wanted status: two calls.
 
-        Transition ids differ per workflow and per current status, so they are looked up every time.
+        Transition ids differ per workflow and per current status, so they are read with the ticket
+        itself (`expand=transitions`), never cached. The transition answers 204 without a body; the
+        ticket it leaves is the one read with the transition's target status, which is what Jira
+        sets, so it is not read back. Its `updated` stays the one read: the webhook Jira sends for the
+        change is newer, finds the same fields, and changes nothing (the echo).
         """
         config = config or self.config
         key = check_key(key)
-        current = await self.get_ticket(key)
+        reply = await self.api.call(
+            "ticket.get",
+            "GET",
+            "/issue/{key}",
+            path={"key": key},
+            params={"fields": FIELDS, "expand": "transitions"},
+        )
+        current = self.ticket(reply.data)
         if config.is_resolved(current.status, current.status_category) == resolved:
             return current
-        reply = await self.api.call(
-            "ticket.transitions", "GET", "/issue/{key}/transitions", path={"key": key}
-        )
         options = [t for t in (reply.data or {}).get("transitions") or [] if isinstance(t, dict)]
         chosen = _pick_transition(options, resolved, config)
         if chosen is None:
@@ -258,7 +266,11 @@ class JiraConnector(Connector):
             path={"key": key},
             json={"transition": {"id": str(chosen["id"])}},
         )
-        return await self.get_ticket(key)
+        target = chosen.get("to") or {}
+        category = (target.get("statusCategory") or {}).get("key")
+        if not target.get("name") or category not in CATEGORIES:
+            return await self.get_ticket(key)  # a transition that does not say where it leads
+        return replace(current, status=str(target["name"]), status_category=CATEGORIES[category])
 
     async def statuses(self, scopes: Sequence[str]) -> list[str]:
         """Every status of the projects' workflows (over all issue types)."""

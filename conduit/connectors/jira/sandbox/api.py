@@ -209,9 +209,17 @@ async def create_issue(request: Request, sb: JiraSandbox, grant: Grant) -> Respo
 async def get_issue(request: Request, sb: JiraSandbox, grant: Grant) -> Response:
     fields = request.query_params.get("fields")
     wanted = {f.strip() for f in fields.split(",") if f.strip()} if fields else None
+    expand = {e.strip() for e in request.query_params.get("expand", "").split(",")}
     with sb.lock:
         issue = sb.issue_for(request.path_params["key"])
-        return JSONResponse(sb.render.issue(issue, wanted))
+        data = sb.render.issue(issue, wanted)
+        if "transitions" in expand:
+            # As Jira does: the transitions the issue can take now, beside its fields.
+            project = sb.projects[issue.project]
+            data["transitions"] = [
+                sb.render.transition(t) for t in project.transitions if t.to.id != issue.status.id
+            ]
+        return JSONResponse(data)
 
 
 async def edit_issue(request: Request, sb: JiraSandbox, grant: Grant) -> Response:
