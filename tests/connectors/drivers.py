@@ -41,9 +41,14 @@ class Driver(ABC):
     signs_body: bool
     # The default sandbox's user whose email the user search shows.
     assignee_email: str
+    # Whether the sandbox moves a ticket to another scope (`/_sandbox/tickets/move`), giving it a new key.
+    moves_tickets: bool = False
 
     # The path of the API endpoint `api_call` calls.
     api_path: str
+    # The HTTP status of the call that creates a ticket: 201 Created for REST APIs; a GraphQL
+    # mutation answers 200.
+    created_status: int = 201
 
     @abstractmethod
     def api_call(self, served: Served) -> Callable[[], httpx.Response]:

@@ -4,15 +4,18 @@ callback refused, and uninstalling that cleans up in the tracker."""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from conduit.connectors import get_connectors
 from conduit.db.models import Installation, OutboxRow
 from conduit.db.models.integrations import OAuthState, TrackerWebhook
 from conduit.ids import decode_as, encode
+from conduit.sync.reconcile import reconcile_installation
 from tests.sync.conftest import START, Conduit, Side, install, wait_for
 from tests.sync.helpers import category_is, configure, create_ticket, idle, settle
 
@@ -166,3 +169,54 @@ async def _token(conduit: Conduit, installation_id: int) -> str:
     token = await get_connectors(conduit.runtime).credentials.access_token(installation_id)
     assert token
     return token
+
+
+async def test_a_moved_ticket_keeps_its_link_and_its_key_follows(conduit: Conduit, side: Side) -> None:
+    if not side.driver.moves_tickets:
+        pytest.skip(f"the {side.key} sandbox does not move tickets")
+    installed = await install(conduit, side)
+    issue_id = await conduit.issue()
+    ticket = await create_ticket(conduit, installed.gid, issue_id, side.scope)
+    async with httpx.AsyncClient(base_url=f"{side.url}/_sandbox", timeout=10) as control:
+        scope = await side.driver.new_scope(control)
+    moved = await side.control("POST", "/tickets/move", json={"key": ticket["key"], "scope": scope})
+    assert moved["key"] != ticket["key"]
+    await settle(conduit, side, moved["deliveries"])
+
+    # Read again (the tracker still answers to the old key): the link follows the ticket's stable id.
+    await reconcile_installation(conduit.runtime, installed.id)
+    links = (await conduit.graphql(LINKS, id=encode("Issue", issue_id)))["issue"]["links"]
+    assert [link["externalIssue"]["key"] for link in links] == [moved["key"]]
+    updates = [e["data"]["changes"] for e in await _ticket_events(conduit, installed.id)]
+    assert ["key"] in updates
+
+    # Changed in the tracker under its new key: still applied to the issue.
+    closed = await side.act(moved["key"], "close")
+    await settle(conduit, side, closed)
+    await reconcile_installation(conduit.runtime, installed.id)
+    await wait_for(lambda: _status_is(conduit, issue_id, "resolved"), "the moved ticket's close to apply")
+
+
+LINKS = "query($id: ID!) { issue(id: $id) { links { externalIssue { key } } } }"
+
+
+async def _status_is(conduit: Conduit, issue_id: int, wanted: str) -> bool:
+    return await conduit.issue_status(issue_id) == wanted
+
+
+async def _ticket_events(conduit: Conduit, installation_id: int) -> list[dict[str, Any]]:
+    async with conduit.runtime.sessions() as session:
+        rows = (
+            await session.execute(
+                select(OutboxRow.payload).where(
+                    OutboxRow.kind == "events.publish",
+                    OutboxRow.organization_id == conduit.tenant.organization_id,
+                )
+            )
+        ).scalars()
+        return [
+            p
+            for p in rows
+            if p.get("type") == "external_issue.updated"
+            and decode_as(p["data"]["external_issue"]["installation_id"], "Installation") == installation_id
+        ]

@@ -94,6 +94,9 @@ class Sandbox(ABC):
     signature_headers: ClassVar[tuple[str, ...]]
     # Who acts "in the tracker" through the control API unless told otherwise: never the OAuth user.
     human: str
+    # Whether a request's name (what faults `match` and the call log counts) is read from its body
+    # by `operation_name`, for APIs whose one path says nothing (GraphQL).
+    names_from_body: ClassVar[bool] = False
 
     def __init__(self, seed: str, policies: dict[str, TokenPolicy], user: str) -> None:
         self.clock = Clock()
@@ -151,6 +154,11 @@ class Sandbox(ABC):
 
     @abstractmethod
     def delete_ticket(self, key: str, actor: str) -> None: ...
+
+    def move_ticket(self, key: str, actor: str, scope: str) -> str:
+        """Move the ticket to another scope, as a person would; returns its new key. A tracker whose
+        sandbox cannot move tickets says so."""
+        raise ControlError(f"this {self.name} sandbox cannot move tickets", 400)
 
     # -- the app -------------------------------------------------------------------------------------
     @property
@@ -356,3 +364,8 @@ class Sandbox(ABC):
 
     def knows_user(self, user: str) -> bool:
         return True
+
+    def operation_name(self, path: str, body: bytes) -> str | None:
+        """The name of the operation a request to `path` with `body` runs (asked only when
+        `names_from_body`); None: the route's name stands."""
+        return None

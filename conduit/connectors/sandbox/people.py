@@ -10,6 +10,7 @@ issue to a done status), which send the same webhooks as a change made through t
     POST /_sandbox/tickets/comment  {"key", "text", "user"?}                 -> {"ticket", "deliveries"}
     POST /_sandbox/tickets/assign   {"key", "account": str | null, "user"?}  -> {"ticket", "deliveries"}
     POST /_sandbox/tickets/delete   {"key", "user"?}                         -> {"ticket", "deliveries"}
+    POST /_sandbox/tickets/move     {"key", "scope", "user"?}         -> {"key", "ticket", "deliveries"}
     POST /_sandbox/webhooks/send    {"delivery", "body"?, "body_base64"?, "keep_signature"?, "signature"?,
                                      "guid"?, "url"?}
                                              -> {"status", "body", "content_type", "headers"}
@@ -104,6 +105,19 @@ def _delete(sb: Sandbox, key: str, actor: str, data: dict[str, Any]) -> None:
     sb.delete_ticket(key, actor)
 
 
+async def move(request: Request) -> Response:
+    """Move a ticket to another scope; answers with its new key (a tracker without moves refuses)."""
+    sb, data = _sandbox(request), await control_json(request)
+    actor = opt(data, "user", str) or sb.human
+    if not sb.knows_user(actor):
+        raise ControlError(f"unknown user {actor!r}")
+    with sb.lock:
+        first = len(sb.outbox.deliveries)
+        key = sb.move_ticket(req(data, "key", str), actor, req(data, "scope", str))
+        caused = [d.id for d in sb.outbox.list()[first:]]
+        return JSONResponse({"key": key, "ticket": sb.ticket_json(key), "deliveries": caused})
+
+
 async def send_webhook(request: Request) -> Response:
     sb, data = _sandbox(request), await control_json(request)
     original = sb.outbox.deliveries.get(req(data, "delivery", int))
@@ -153,5 +167,6 @@ def routes() -> list[BaseRoute]:
         Route("/tickets/comment", _act(_comment), methods=["POST"]),
         Route("/tickets/assign", _act(_assign), methods=["POST"]),
         Route("/tickets/delete", _act(_delete), methods=["POST"]),
+        Route("/tickets/move", move, methods=["POST"]),
         Route("/webhooks/send", send_webhook, methods=["POST"]),
     ]

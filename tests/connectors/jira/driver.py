@@ -27,6 +27,7 @@ class JiraDriver(Driver):
     finds_hidden_emails = True
     # A dynamic webhook's JWT signs the sender and its claims, not the body.
     signs_body = False
+    moves_tickets = True
     assignee_email = "bob@example.com"
     fuzz_headers: dict[str, str] = {"Content-Type": "application/json"}
     fuzz_fields = {"webhookEvent": "jira:issue_updated"}

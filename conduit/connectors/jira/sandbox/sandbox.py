@@ -89,6 +89,8 @@ class JiraSandbox(Sandbox):
         )
         self.projects: dict[str, Project] = {}
         self.issues: dict[str, Issue] = {}  # by key
+        # The keys issues had before they moved to another project: Jira still finds them by those.
+        self.moved: dict[str, str] = {}
         self.webhooks: dict[int, Webhook] = {}
         self._filters: dict[int, jql.Query] = {}
         self._stamp = Stamp(self.clock, 0.001)
@@ -209,6 +211,16 @@ class JiraSandbox(Sandbox):
     def delete_ticket(self, key: str, actor: str) -> None:
         self.delete_issue(self._ticket(key), actor)
 
+    def move_ticket(self, key: str, actor: str, scope: str) -> str:
+        issue = self._ticket(key)
+        project = self.projects.get(scope)
+        if project is None:
+            raise ControlError(f"no project {scope}", 404)
+        if project.key == issue.project:
+            raise ControlError(f"{issue.key} is already in {scope}")
+        self.move_issue(issue, actor, project)
+        return issue.key
+
     def add_user(self, display_name: str, email: str, hide_email: bool = False) -> User:
         with self.lock:
             user = User(self._account_id(email), display_name, email, hide_email)
@@ -237,9 +249,10 @@ class JiraSandbox(Sandbox):
             return project
 
     def issue_for(self, id_or_key: str) -> Issue:
-        issue = self.issues.get(id_or_key.upper()) or next(
-            (i for i in self.issues.values() if i.id == id_or_key), None
-        )
+        key = id_or_key.upper()
+        while key in self.moved:
+            key = self.moved[key]
+        issue = self.issues.get(key) or next((i for i in self.issues.values() if i.id == id_or_key), None)
         if issue is None or issue.deleted:
             raise ApiError(404, "Issue does not exist or you do not have permission to see it.")
         return issue
@@ -334,6 +347,25 @@ class JiraSandbox(Sandbox):
             self.emit("comment_created", None, issue, actor, comment=rendered)
             self.emit("jira:issue_updated", "issue_commented", issue, actor, comment=rendered)
             return comment
+
+    def move_issue(self, issue: Issue, actor: str, project: Project) -> None:
+        """As Jira's move: a new key in the other project, the same id, a status of the same category
+        in its workflow; the old key still finds the issue."""
+        with self.lock:
+            old_key, old_project = issue.key, self.projects[issue.project]
+            issue.key, issue.project = f"{project.key}-{project.next_number}", project.key
+            project.next_number += 1
+            status = next((s for s in project.statuses if s.category == issue.status.category), None)
+            issue.status = status or project.statuses[0]
+            del self.issues[old_key]
+            self.issues[issue.key] = issue
+            self.moved[old_key] = issue.key
+            issue.updated = self._stamp.next()
+            items = [
+                self._item("Key", None, old_key, None, issue.key),
+                self._item("project", old_project.id, old_project.name, project.id, project.name),
+            ]
+            self.emit("jira:issue_updated", "issue_moved", issue, actor, changelog=items)
 
     def delete_issue(self, issue: Issue, actor: str) -> None:
         with self.lock:
