@@ -149,6 +149,10 @@ class GitHubConnector(Connector):
         reply = await self.api.call("ticket.get", "GET", ISSUE, path=parse_key(key), etag=etag)
         if reply.not_modified and known is not None:
             return known.confirmed()
+        if reply.status in (301, 307, 308) and reply.headers.get("location"):
+            # Transferred to another repository: read it where it lives now (on this API's server
+            # only; `Api.call` refuses another origin). Its key follows.
+            reply = await self.api.call("ticket.get", "GET", "", url=reply.headers["location"])
         return ticket(reply.data, reply.etag)
 
     def deleted(self, key: str, known: TicketRecord | None) -> TicketRecord:
@@ -296,6 +300,24 @@ def _change(event: str, delivery: str | None, document: dict[str, Any]) -> Webho
         raise WebhookRejected(f"the issue in the delivery is malformed: {exc}") from None
     comment: str | None = None
     comment_id: str | None = None
+    changes = document.get("changes")
+    if event == "issues" and action == "transferred" and isinstance(changes, dict):
+        # Sent to the old repository: the change is about the old key, the ticket is the new issue.
+        new_issue = changes.get("new_issue")
+        try:
+            moved = ticket(new_issue) if isinstance(new_issue, dict) else None
+        except InvalidRequest as exc:
+            raise WebhookRejected(f"the transferred issue in the delivery is malformed: {exc}") from None
+        if moved is not None:
+            return WebhookChange(
+                delivery,
+                ChangeKind.EDITED,
+                record.key,
+                moved,
+                moved.updated_at,
+                actor,
+                event="issues.transferred",
+            )
     if event == "issue_comment":
         kind = ChangeKind.COMMENTED if action == "created" else ChangeKind.IGNORED
         raw = document.get("comment")

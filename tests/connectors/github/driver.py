@@ -21,6 +21,7 @@ class GitHubDriver(Driver):
     revokes_grant = True
     finds_hidden_emails = False
     signs_body = True
+    moves_tickets = True
     assignee_email = "hubot@example.com"
     fuzz_headers = {"X-GitHub-Event": "issues", "Content-Type": "application/json"}
     fuzz_fields: dict[str, Any] = {}

@@ -169,6 +169,16 @@ async def create_issue(request: Request, sb: GitHubSandbox, login: str) -> Respo
         return JSONResponse(sb.render.issue(issue), 201, headers={"location": sb.render.issue(issue)["url"]})
 
 
+async def get_issue_by_repository_id(request: Request, sb: GitHubSandbox, login: str) -> Response:
+    """`/repositories/{id}/issues/{number}`: where a transferred issue's old URL points."""
+    with sb.lock:
+        wanted = request.path_params["repository_id"]
+        repo = next((r for r in sb.repos.values() if r.id == wanted and r.visible_to(login)), None)
+        if repo is None:
+            raise ApiError(404, "Not Found")
+        return JSONResponse(sb.render.issue(sb.issue_for(repo, request.path_params["number"])))
+
+
 async def get_issue(request: Request, sb: GitHubSandbox, login: str) -> Response:
     with sb.lock:
         repo = sb.repo_for(full_name(request), login)
@@ -407,6 +417,12 @@ def routes() -> list[BaseRoute]:
                 Route("/search/users", rest(search_users), methods=["GET"], name="search.users"),
                 Route(
                     "/applications/{client_id}/token", revoke_token, methods=["DELETE"], name="oauth.revoke"
+                ),
+                Route(
+                    "/repositories/{repository_id:int}/issues/{number:int}",
+                    rest(get_issue_by_repository_id),
+                    methods=["GET"],
+                    name="issues.get_by_repository_id",
                 ),
                 Route(repo, rest(get_repo), methods=["GET"], name="repos.get"),
                 Route(repo + "/issues", rest(list_issues), methods=["GET"], name="issues.list"),

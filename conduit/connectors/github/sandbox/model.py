@@ -71,6 +71,8 @@ class Issue:
     comments: list[Comment] = field(default_factory=list)
     pull_request: bool = False
     deleted: bool = False
+    # Set once transferred to another repository: (its full name, the issue's number there).
+    transferred_to: tuple[str, int] | None = None
 
 
 @dataclass

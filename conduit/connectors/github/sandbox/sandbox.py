@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections import Counter
@@ -77,6 +78,8 @@ class GitHubSandbox(Sandbox):
 
     def error_response(self, error: ApiError) -> Response:
         body: dict[str, Any] = {"message": error.message, "documentation_url": DOCS}
+        if "Location" in error.headers:
+            body["url"] = error.headers["Location"]  # a moved resource, as GitHub says it
         if error.errors is not None:
             body["errors"] = error.errors
         return JSONResponse(body, error.status, headers=error.headers)
@@ -162,6 +165,16 @@ class GitHubSandbox(Sandbox):
         repo, issue = self._ticket(key)
         self.delete_issue(repo, issue, actor)
 
+    def move_ticket(self, key: str, actor: str, scope: str) -> str:
+        repo, issue = self._ticket(key)
+        target = self.repos.get(scope)
+        if target is None:
+            raise ControlError(f"no repository {scope}", 404)
+        if target.full_name == repo.full_name:
+            raise ControlError(f"{key} is already in {scope}")
+        moved = self.transfer_issue(repo, issue, actor, target)
+        return f"{target.full_name}#{moved.number}"
+
     # -- directory -----------------------------------------------------------------------------------
     def add_user(
         self, login: str, name: str | None = None, email: str | None = None, public_email: bool = True
@@ -197,6 +210,11 @@ class GitHubSandbox(Sandbox):
         issue = self.issues.get((repo.full_name, number))
         if issue is None:
             raise ApiError(404, "Not Found")
+        if issue.transferred_to is not None:
+            # As GitHub answers for a transferred issue: where it lives now, by repository id.
+            target = self.issues[issue.transferred_to]
+            url = f"{self.render.api}/repositories/{self.repos[target.repo].id}/issues/{target.number}"
+            raise ApiError(301, "Moved Permanently", headers={"Location": url})
         if issue.deleted:
             raise ApiError(410, "This issue was deleted")
         return issue
@@ -321,6 +339,27 @@ class GitHubSandbox(Sandbox):
             payload = {"issue": r.issue(issue), "comment": r.comment(issue, comment)}
             self.emit(repo, "issue_comment", "created", payload, actor)
             return comment
+
+    def transfer_issue(self, repo: Repo, issue: Issue, actor: str, target: Repo) -> Issue:
+        """As GitHub's transfer: the issue, with its comments, under a new id and number in `target`;
+        the old one answers 301 from then on, and its repository hears `issues.transferred`."""
+        with self.lock:
+            stamp = self._stamp.next()
+            moved = dataclasses.replace(
+                issue,
+                id=self.ids.next("issue", 1_000_001),
+                number=target.next_number,
+                repo=target.full_name,
+                updated_at=stamp,
+                comments=list(issue.comments),
+            )
+            target.next_number += 1
+            self.issues[(target.full_name, moved.number)] = moved
+            issue.transferred_to = (target.full_name, moved.number)
+            r = self.render
+            changes = {"new_issue": r.issue(moved), "new_repository": r.repo(target)}
+            self.emit(repo, "issues", "transferred", {"issue": r.issue(issue), "changes": changes}, actor)
+            return moved
 
     def delete_issue(self, repo: Repo, issue: Issue, actor: str) -> None:
         with self.lock:
