@@ -126,6 +126,11 @@ class Connector(ABC):
     @abstractmethod
     def deleted(self, key: str, known: TicketRecord | None) -> TicketRecord: ...
 
+    async def webhook_ticket(self, record: TicketRecord) -> TicketRecord:
+        """The ticket a webhook's change is applied as. Most trackers send the whole ticket with each
+        delivery, which is `record`; one whose deliveries name only what changed reads it here."""
+        return record
+
     async def changed_since(self, scope: str, since: datetime) -> list[TicketRecord] | None:
         """Tickets of `scope` changed since `since`, in one listing; None when the tracker has none
         (then tickets are read by key with `get_tickets`)."""

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from conduit.connectors import github, jira
+from conduit.connectors import github, gitlab, jira, shortcut
 from conduit.connectors.base import Connector
 from conduit.connectors.catalog import Provider
 from conduit.connectors.tracker import Tracker
 
 TRACKERS: tuple[Tracker, ...] = (
     github.TRACKER,
+    gitlab.TRACKER,
     jira.TRACKER,
+    shortcut.TRACKER,
 )
 
 BY_KEY: MappingProxyType[str, Tracker] = MappingProxyType({t.key: t for t in TRACKERS})

@@ -14,9 +14,10 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import pytest
 
 from conduit.connectors import Connector, TicketDraft, TicketRecord
-from conduit.connectors.registry import TRACKERS
+from conduit.connectors.registry import TRACKERS, provider
 
 if TYPE_CHECKING:
     from tests.connectors.sandbox.serving import Served
@@ -98,3 +99,14 @@ def driver(key: str) -> Driver:
     if not isinstance(found, Driver):
         raise LookupError(f"tests/connectors/{key}/driver.py must export DRIVER, a Driver")
     return found
+
+
+def installs_over_oauth(key: str) -> bool:
+    return provider(key).auth_mode == "oauth2"
+
+
+def oauth_only(key: str) -> None:
+    """Skip a test of the OAuth grant (code exchange, refresh, clients) for a tracker that connects
+    with a pasted API token: it has no grant to test."""
+    if not installs_over_oauth(key):
+        pytest.skip(f"{key} connects with an API token, not OAuth")

@@ -16,7 +16,7 @@ from conduit.db.models import Installation, InstallationStatus
 from conduit.runtime import Runtime
 from tests.conftest import Tenant
 from tests.connectors.conftest import Tracker, install, interactions, make_connectors, status_of
-from tests.connectors.drivers import KEYS
+from tests.connectors.drivers import KEYS, oauth_only
 
 DRAFT = TicketDraft(title="TimeoutError", summary="", issue_url="http://testserver/issues/9")
 CALLERS = 100
@@ -44,6 +44,7 @@ async def _token_calls(tracker: Tracker) -> int:
 async def test_concurrent_callers_share_one_refresh(
     runtime: Runtime, connectors: Connectors, tracker: Tracker, tenant: Tenant
 ) -> None:
+    oauth_only(tracker.key)
     connector = (await install(runtime, connectors, tracker, tenant)).connector
     key = (await connector.create_ticket(tracker.scope, DRAFT)).key
     installation_id = connector.api.target.installation_id
@@ -69,6 +70,7 @@ async def test_processes_share_one_refresh(
     """
     if not database_url.startswith("postgresql"):
         pytest.skip("SQLite deployments run one process; the in-process single flight covers them")
+    oauth_only(tracker.key)
     services = [make_connectors(runtime, tracker) for _ in range(4)]
     try:
         first = (await install(runtime, services[0], tracker, tenant)).connector
@@ -88,6 +90,7 @@ async def test_processes_share_one_refresh(
 async def test_refused_token_is_refreshed_once_and_retried(
     runtime: Runtime, connectors: Connectors, tracker: Tracker, tenant: Tenant
 ) -> None:
+    oauth_only(tracker.key)
     connector = (await install(runtime, connectors, tracker, tenant)).connector
     key = (await connector.create_ticket(tracker.scope, DRAFT)).key
     installation_id = connector.api.target.installation_id

@@ -16,6 +16,7 @@ from conduit.db.models import Installation, OutboxRow
 from conduit.db.models.integrations import OAuthState, TrackerWebhook
 from conduit.ids import decode_as, encode
 from conduit.sync.reconcile import reconcile_installation
+from tests.connectors.drivers import oauth_only
 from tests.sync.conftest import START, Conduit, Side, install, wait_for
 from tests.sync.helpers import category_is, configure, create_ticket, idle, settle
 
@@ -66,6 +67,7 @@ async def test_status_names_checked(conduit: Conduit, side: Side) -> None:
 
 
 async def test_replayed_oauth_callback_refused(conduit: Conduit, side: Side) -> None:
+    oauth_only(side.key)
     started = (await conduit.graphql(START, p=side.key, b=side.url))["startInstallation"]
     pk = decode_as(started["installation"]["id"], "Installation")
     async with httpx.AsyncClient(timeout=10) as browser:

@@ -11,11 +11,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from conduit.connectors import get_connectors, registry
 from conduit.db.models import Installation, InstallationStatus
 from conduit.ids import decode_as
-from tests.connectors.drivers import KEYS
+from tests.connectors.drivers import KEYS, installs_over_oauth, oauth_only
 from tests.connectors.tenant_server import TenantServer
 from tests.sync.conftest import CLIENTS, CLOUD_CLIENTS, Conduit, Side, wait_for
 
@@ -63,6 +64,9 @@ async def test_a_tenant_server_never_receives_the_operators_client_secret(
 ) -> None:
     # The operator's cloud client is configured, and loopback trackers are allowed (as for the
     # sandbox): neither may let the cloud secret go to a server the tenant names.
+    if not installs_over_oauth(provider):
+        await _token_tracker_sends_only_the_tenants_token(conduit, tenant_server, provider)
+        return
     started = (await conduit.graphql(START, p=provider, b=tenant_server.url))["startInstallation"]
     assert started["__typename"] == "ValidationError", started
     assert started["field"] == "clientId"
@@ -91,6 +95,7 @@ async def test_a_tenant_server_never_receives_the_operators_client_secret(
 async def test_an_installation_with_its_own_client_completes_against_the_sandbox(
     conduit: Conduit, side: Side
 ) -> None:
+    oauth_only(side.key)
     # `localhost` names the sandbox on another origin than the operator configured (127.0.0.1), so
     # only the client given here can serve it.
     base_url = side.url.replace("127.0.0.1", "localhost")
@@ -140,6 +145,7 @@ async def test_an_installation_with_its_own_client_completes_against_the_sandbox
 async def test_reconnecting_can_replace_the_client(
     conduit: Conduit, tenant_server: TenantServer, provider: str
 ) -> None:
+    oauth_only(provider)
     first = (
         await conduit.graphql(START, p=provider, b=tenant_server.url, id="old-app", secret="old-secret")
     )["startInstallation"]
@@ -153,3 +159,35 @@ async def test_reconnecting_can_replace_the_client(
     assert row.oauth_client_id == "new-app"
     assert row.oauth_client_secret_enc is not None
     assert conduit.runtime.secrets.decrypt(row.oauth_client_secret_enc) == "new-secret"
+
+
+CONNECT = """
+mutation($p: String!, $t: String!, $b: String) { connectTracker(provider: $p, apiToken: $t, baseUrl: $b) {
+  __typename ... on ValidationError { message field } } }"""
+
+
+async def _token_tracker_sends_only_the_tenants_token(
+    conduit: Conduit, tenant_server: TenantServer, provider: str
+) -> None:
+    """A tracker connected with a pasted token has no OAuth flow to start, and its server gets the
+    tenant's token, never an operator's client; a token the server does not take keeps nothing."""
+    refused = (await conduit.graphql(START, p=provider, b=tenant_server.url))["startInstallation"]
+    assert (refused["__typename"], refused["field"]) == ("ValidationError", "provider"), refused
+    token = f"tenant-token-{secrets.token_hex(4)}"
+    made = (await conduit.graphql(CONNECT, p=provider, t=token, b=tenant_server.url))["connectTracker"]
+    assert (made["__typename"], made["field"]) == ("ValidationError", "apiToken"), made
+    assert "HTTP 500" in made["message"]
+    received = tenant_server.requests()
+    assert received and all(r.mentions(token) for r in received)
+    for client in (*CLOUD_CLIENTS.values(), *CLIENTS.values()):
+        assert not any(r.mentions(client.client_secret) for r in received), client.client_id
+    async with conduit.runtime.sessions() as session:
+        kept = (
+            await session.execute(
+                select(Installation.id).where(
+                    Installation.organization_id == conduit.tenant.organization_id,
+                    Installation.base_url == tenant_server.url,
+                )
+            )
+        ).all()
+    assert kept == []
