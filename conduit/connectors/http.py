@@ -112,6 +112,10 @@ def error_message(reply: Reply) -> str:
             if isinstance(data.get(key), str):
                 parts.append(data[key])
                 break
+            if key == "message" and isinstance(data.get(key), dict):
+                # GitLab's field errors: {"message": {"title": ["can't be blank"]}}
+                parts += [f"{k}: {_words(v)}" for k, v in data[key].items()]
+                break
         messages = data.get("errorMessages")
         if isinstance(messages, list):
             parts += [str(m) for m in messages]
@@ -127,6 +131,10 @@ def error_message(reply: Reply) -> str:
             ]
     words = one_line("; ".join(parts), MAX_TRACKER_MESSAGE)
     return f"HTTP {reply.status}: {words}" if words else f"HTTP {reply.status}"
+
+
+def _words(value: Any) -> str:
+    return ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
 
 
 def _field_errors(data: Any) -> dict[str, str]:

@@ -188,6 +188,14 @@ def test_the_trackers_words_are_one_short_line_with_the_status() -> None:
     assert len(found.message) <= len("HTTP 400: ") + http.MAX_TRACKER_MESSAGE
 
 
+def test_field_errors_under_message_are_said() -> None:
+    found = default_check(JIRA.rate_limit)(
+        reply(400, {"message": {"title": ["can't be blank", "is too short"]}})
+    )
+    assert found is not None
+    assert found.message == "HTTP 400: title: can't be blank, is too short"
+
+
 def test_error_messages_are_one_bounded_line_whoever_builds_them() -> None:
     built = errors.InvalidRequest("Jira refused the webhook: " + "bad\n" * 400)
     assert "\n" not in built.message and len(built.message) <= errors.MAX_MESSAGE
