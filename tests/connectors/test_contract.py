@@ -71,6 +71,8 @@ async def test_ticket_lifecycle(
     assert created.url.startswith(tracker.url) and created.url.rstrip("/").split("/")[-1] in created.key
     fetched = await connector.get_ticket(created.key)
     assert (fetched.key, fetched.title) == (created.key, created.title)
+    # Known by the tracker's stable id too, the same on every read: a move keeps the link by it.
+    assert created.tracker_id and fetched.tracker_id == created.tracker_id
 
     resolved = await connector.set_status(created.key, True, connector.config)
     assert resolved.status_category is StatusCategory.DONE
