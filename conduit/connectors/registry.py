@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from conduit.connectors import github, gitlab, jira, shortcut
+from conduit.connectors import github, gitlab, jira, linear, shortcut
 from conduit.connectors.base import Connector
 from conduit.connectors.catalog import Provider
 from conduit.connectors.tracker import Tracker
@@ -18,6 +18,7 @@ TRACKERS: tuple[Tracker, ...] = (
     github.TRACKER,
     gitlab.TRACKER,
     jira.TRACKER,
+    linear.TRACKER,
     shortcut.TRACKER,
 )
 

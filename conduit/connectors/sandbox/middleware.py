@@ -31,6 +31,27 @@ def find_route(routes: list[BaseRoute], scope: Scope, prefix: str = "") -> tuple
     return None, scope["path"]
 
 
+async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
+    """The whole request body, and a `receive` that hands it on again before anything else."""
+    chunks: list[bytes] = []
+    pending: list[Message] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            pending.append(message)
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    pending.insert(0, {"type": "http.request", "body": body, "more_body": False})
+
+    async def replay() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return body, replay
+
+
 async def _until_disconnect(receive: Receive) -> None:
     while True:
         message = await receive()
@@ -56,6 +77,9 @@ class SandboxMiddleware:
 
         started = time.perf_counter()
         name, template = find_route(self.sandbox.routes, scope)
+        if self.sandbox.names_from_body and scope["method"] == "POST":
+            body, receive = await _buffered(receive)
+            name = self.sandbox.operation_name(path, body) or name
         decision = self.sandbox.faults.for_request(path, name)
         status = 0
 
