@@ -109,7 +109,10 @@ class Connector(ABC):
     async def get_tickets(
         self, keys: Sequence[str], known: Mapping[str, TicketRecord] | None = None
     ) -> dict[str, TicketRecord]:
-        """Many tickets, as few calls as the tracker allows; a deleted ticket comes back `deleted`."""
+        """Many tickets, as few calls as the tracker allows; a deleted ticket comes back `deleted`.
+
+        Each comes back under the key it was asked by, which a moved ticket no longer has (its record
+        carries the new one)."""
         known = known or {}
         limit = asyncio.Semaphore(BATCH_CONCURRENCY)
 
@@ -120,8 +123,9 @@ class Connector(ABC):
                 except NotFound:
                     return self.deleted(key, known.get(key))
 
-        records = await asyncio.gather(*(one(k) for k in dict.fromkeys(keys)))
-        return {r.key: r for r in records}
+        wanted = list(dict.fromkeys(keys))
+        records = await asyncio.gather(*(one(k) for k in wanted))
+        return dict(zip(wanted, records, strict=True))
 
     @abstractmethod
     def deleted(self, key: str, known: TicketRecord | None) -> TicketRecord: ...

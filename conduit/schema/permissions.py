@@ -53,6 +53,7 @@ TYPE_SCOPES: Mapping[str, str | None] = {
     "ProjectKey": "project:read",
     "Issue": "issue:read",
     "Comment": "issue:read",
+    "CommentSource": "issue:read",
     # A link and the ticket's cached fields are part of the issue's page; the installation behind them
     # (its URLs and config) is not.
     "IssueLink": "issue:read",
@@ -91,6 +92,8 @@ TYPE_SCOPES: Mapping[str, str | None] = {
     "UnknownStatusError": None,
     "AddCommentPayload": None,
     "AddMemberPayload": None,
+    "ConnectTrackerPayload": None,
+    "SetTrackerAccountPayload": None,
     "CreateApiTokenPayload": None,
     "CreateAppPayload": None,
     "CreateExternalIssuePayload": None,

@@ -223,6 +223,16 @@ async def world(runtime: Runtime) -> AsyncIterator[World]:
         )
         session.add(request)
         session.add(Comment(organization_id=org, issue_id=issue.id, body="hello"))
+        session.add(
+            Comment(
+                organization_id=org,
+                issue_id=issue.id,
+                body="seen in the tracker",
+                source_installation_id=installation.id,
+                source_provider="github",
+                author_name="octocat",
+            )
+        )
         emit(session, "issue.created", org, {"issue_id": issue.id, "project_id": boot.project_id})
         await session.flush()
         event_id = (
