@@ -92,7 +92,8 @@ class Bench:
         return n == 0
 
     async def install(self, key: str, base: str) -> int:
-        if provider(key).auth_mode == "api_token":
+        # An in-house tracker ("app") connects like a token tracker, with its service's signing secret.
+        if provider(key).auth_mode in ("api_token", "app"):
             token = (await control(base, "POST", "/api-tokens", json={}))["token"]
             made = (
                 await self.graphql(

@@ -20,6 +20,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     """Build the app. Pass a `runtime` to share one (tests, the demo); otherwise the app owns its own."""
     settings = settings or (runtime.settings if runtime else get_settings())
     from conduit.apps.oauth import routes as oauth_routes
+    from conduit.connectors.inhouse.contract import routes as contract_routes
     from conduit.ingest.routes import routes as ingest_routes
     from conduit.resolvers import graphql_routes
     from conduit.sync.routes import routes as sync_routes
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         *sync_routes,
         *graphql_routes(rt),
         *oauth_routes(rt),
+        *contract_routes,
     ]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(http_metrics.RequestMetrics)])
     app.state.runtime = rt

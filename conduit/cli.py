@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -120,6 +121,23 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return run_demo(settings, host=args.host, port=args.port)
 
 
+def cmd_tracker_check(args: argparse.Namespace, settings: Settings) -> int:
+    from conduit.connectors.inhouse.check import run_checks
+
+    secret = args.secret or os.environ.get("CONDUIT_TRACKER_SECRET", "")
+    if not secret:
+        print(
+            "conduit: give the service's signing secret: --secret or CONDUIT_TRACKER_SECRET", file=sys.stderr
+        )
+        return 2
+    results = run_checks(args.url, secret, project=args.project, slow=args.slow)
+    for result in results:
+        print(result.line())
+    failed = sum(not r.passed for r in results)
+    print(f"{len(results) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="conduit", description="Conduit integration hub")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -149,6 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p = add("worker", cmd_worker, "run a job worker (needs CONDUIT_REDIS_URL)")
     p.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    p = add("tracker-check", cmd_tracker_check, "check a service against the in-house tracker contract")
+    p.add_argument("url", help="the service's contract base URL")
+    p.add_argument("--secret", help="the shared whsec_ secret (or CONDUIT_TRACKER_SECRET)")
+    p.add_argument("--project", help="the project to create the probe ticket in (default: the first)")
+    p.add_argument("--slow", type=float, default=5.0, help="seconds an answer may take (default 5)")
     return parser
 
 

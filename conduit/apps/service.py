@@ -43,6 +43,7 @@ MAX_IN_FLIGHT = 100
 # listing them is bounded too, and the query cost can price the lists at their real length.
 MAX_APPS = 100
 MAX_INSTALLATIONS = 100
+MAX_TRACKER_URL = 500
 
 
 class InvalidApp(Invalid):
@@ -61,6 +62,8 @@ class AppSpec:
     webhook_timeout: float = DEFAULT_TIMEOUT
     rate_limit_per_second: int = 10
     max_in_flight: int = 10
+    # The app is a tracker: the base URL of the in-house tracker contract its service speaks.
+    tracker_url: str | None = None
 
 
 @dataclass
@@ -115,6 +118,16 @@ async def validate(runtime: Runtime, spec: AppSpec) -> AppSpec:
         raise InvalidApp(f"rateLimitPerSecond must be 1 to {MAX_RATE}", "rateLimitPerSecond")
     if not 1 <= spec.max_in_flight <= MAX_IN_FLIGHT:
         raise InvalidApp(f"maxInFlight must be 1 to {MAX_IN_FLIGHT}", "maxInFlight")
+    tracker_url = spec.tracker_url.strip().rstrip("/") if spec.tracker_url else None
+    if tracker_url:
+        # Only the shape here: where it resolves is checked when an organization connects it, as for
+        # every tracker's base URL (the private-range guard applies then and on every call).
+        if len(tracker_url) > MAX_TRACKER_URL:
+            raise InvalidApp(f"trackerUrl is longer than {MAX_TRACKER_URL} characters", "trackerUrl")
+        try:
+            tracker_url = str(parse_url(tracker_url)).rstrip("/")
+        except WebhookURLError as exc:
+            raise InvalidApp(f"trackerUrl: {str(exc).replace('webhook ', '')}", "trackerUrl") from None
     return AppSpec(
         name,
         spec.kind,
@@ -126,6 +139,7 @@ async def validate(runtime: Runtime, spec: AppSpec) -> AppSpec:
         timeout,
         spec.rate_limit_per_second,
         spec.max_in_flight,
+        tracker_url,
     )
 
 
@@ -158,6 +172,7 @@ async def create_app(session: AsyncSession, runtime: Runtime, owner_id: int, spe
         rate_limit_per_second=spec.rate_limit_per_second,
         max_in_flight=spec.max_in_flight,
         consecutive_failures=0,
+        tracker_url=spec.tracker_url,
     )
     session.add(app)
     await session.flush()

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from conduit.connectors.catalog import Endpoints, Provider
 from conduit.connectors.errors import InvalidRequest
-from conduit.connectors.http import Auth, Reply, Target, TrackerHttp
+from conduit.connectors.http import Auth, Reply, RequestSigner, Target, TrackerHttp
 from conduit.settings import url_origin
 
 
@@ -27,6 +27,9 @@ class Api:
     auth: Auth | None
     # Where people open tickets, when it differs from the API's host (Jira Cloud sites).
     site_url: str | None = None
+    # Signs each request with the credential instead of sending it in `token_header` (a tracker
+    # whose calls are authenticated by a signature; see `http.RequestSigner`).
+    signer: RequestSigner | None = None
 
     async def call(
         self,
@@ -62,6 +65,7 @@ class Api:
             json=json,
             etag=etag,
             token_header=(self.provider.token_header, self.provider.token_prefix),
+            signer=self.signer,
         )
 
     def reaches(self, url: str) -> bool:

@@ -49,7 +49,9 @@ class Provider:
     name: str
     # "oauth2": installed through the provider's OAuth flow. "api_token": installed by pasting a token
     # the tracker issued (checked with a call, stored encrypted), where that is how most teams connect.
-    auth_mode: Literal["oauth2", "api_token"]
+    # "app": a service an app declares as a tracker (an in-house tracker), installed with the shared
+    # secret both sides hold; the secret signs every call and never travels.
+    auth_mode: Literal["oauth2", "api_token", "app"]
     cloud: Endpoints
     self_hosted: Endpoints
     scopes: tuple[str, ...]

@@ -18,6 +18,7 @@ server at a tenant-named URL fills with whatever it likes.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -100,6 +101,11 @@ class Auth(Protocol):
 
 Check = Callable[[Reply], TrackerError | None]
 
+# Authenticates one request by signing it instead of sending the credential: given the installation's
+# credential and the exact bytes of the body, the headers to add. Signed per attempt, after the body
+# is encoded, so the signature covers what goes on the wire.
+RequestSigner = Callable[[str, bytes], Mapping[str, str]]
+
 
 def error_message(reply: Reply) -> str:
     """`HTTP <status>: <the tracker's own words>`, from whichever of the usual error fields it used,
@@ -111,6 +117,14 @@ def error_message(reply: Reply) -> str:
         for key in ("message", "error_description", "error"):
             if isinstance(data.get(key), str):
                 parts.append(data[key])
+                break
+            if (
+                key == "error"
+                and isinstance(data.get(key), dict)
+                and isinstance(data[key].get("message"), str)
+            ):
+                # {"error": {"code": ..., "message": ...}}, the in-house tracker contract's shape.
+                parts.append(data[key]["message"])
                 break
             if key == "message" and isinstance(data.get(key), dict):
                 # GitLab's field errors: {"message": {"title": ["can't be blank"]}}
@@ -312,11 +326,14 @@ class TrackerHttp:
         params: Mapping[str, Any] | None,
         json: Any,
         form: Mapping[str, str] | None,
+        sign: Callable[[bytes], Mapping[str, str]] | None = None,
     ) -> Reply:
         async with asyncio.timeout(self.timeout * DEADLINE_FACTOR):
             request = self.client.build_request(
                 method, url, headers=headers, params=params, json=json, data=form
             )
+            if sign is not None:
+                request.headers.update(sign(request.content))
             response = await self.client.send(request, stream=True)
             try:
                 declared = response.headers.get("content-length", "")
@@ -350,10 +367,12 @@ class TrackerHttp:
         etag: str | None = None,
         check: Check | None = None,
         token_header: tuple[str, str] = ("Authorization", "Bearer "),
+        signer: RequestSigner | None = None,
     ) -> Reply:
         """Send one call (and at most one retry after renewing refused credentials).
 
-        The token goes in `token_header`: its name, and what precedes the token in its value.
+        The token goes in `token_header`: its name, and what precedes the token in its value; with a
+        `signer`, it never leaves: it signs the request instead.
 
         Returns the reply (a 304 when `etag` still matches) or raises a `TrackerError`.
         """
@@ -361,12 +380,15 @@ class TrackerHttp:
         token = await auth.token() if auth is not None else None
         for attempt in (1, 2):
             sent_headers = dict(headers or {})
-            if token:
+            sign: Callable[[bytes], Mapping[str, str]] | None = None
+            if signer is not None:
+                sign = functools.partial(signer, token or "")
+            elif token:
                 sent_headers[token_header[0]] = token_header[1] + token
             if etag:
                 sent_headers["If-None-Match"] = etag
             reply, error = await self._send(
-                target, operation, method, url, template, sent_headers, params, json, form, check
+                target, operation, method, url, template, sent_headers, params, json, form, check, sign
             )
             if isinstance(error, Unauthorized) and auth is not None and token and attempt == 1:
                 renewed = await auth.renew(token)
@@ -391,12 +413,13 @@ class TrackerHttp:
         json: Any,
         form: Mapping[str, str] | None,
         check: Check,
+        sign: Callable[[bytes], Mapping[str, str]] | None = None,
     ) -> tuple[Reply | None, TrackerError | None]:
         started = time.perf_counter()
         reply: Reply | None = None
         error: TrackerError | None
         try:
-            reply = await self._exchange(method, url, headers, params, json, form)
+            reply = await self._exchange(method, url, headers, params, json, form, sign)
         except (httpx.HTTPError, httpx.InvalidURL, TimeoutError, WebhookURLError, ReplyTooLarge) as exc:
             error = transport_error(exc, url)
         else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from conduit.connectors import github, gitlab, jira, linear, shortcut
+from conduit.connectors import github, gitlab, inhouse, jira, linear, shortcut
 from conduit.connectors.base import Connector
 from conduit.connectors.catalog import Provider
 from conduit.connectors.tracker import Tracker
@@ -17,6 +17,7 @@ from conduit.connectors.tracker import Tracker
 TRACKERS: tuple[Tracker, ...] = (
     github.TRACKER,
     gitlab.TRACKER,
+    inhouse.TRACKER,
     jira.TRACKER,
     linear.TRACKER,
     shortcut.TRACKER,

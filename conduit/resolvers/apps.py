@@ -39,6 +39,12 @@ class CreateAppInput:
     webhook_timeout_seconds: float = DEFAULT_TIMEOUT
     rate_limit_per_second: int = 10
     max_in_flight: int = 10
+    tracker_url: str | None = strawberry.field(
+        default=None,
+        description="Makes the app a tracker: the base URL of the in-house tracker contract "
+        "(/contract/tracker/v1/openapi.json) its service implements. Organizations connect it with "
+        '`connectTracker(provider: "inhouse", app: ...)`: an internal app only its own.',
+    )
 
 
 @strawberry.type
@@ -183,6 +189,7 @@ class AppMutation:
             webhook_timeout=input.webhook_timeout_seconds,
             rate_limit_per_second=input.rate_limit_per_second,
             max_in_flight=input.max_in_flight,
+            tracker_url=input.tracker_url,
         )
         runtime = info.context.runtime
         async with runtime.sessions() as session:

@@ -193,7 +193,9 @@ class InstallationMutation:
         description="Connect a tracker that installs with an API token (a provider whose `authMode` is "
         "API_TOKEN): the token is checked with one call to the tracker, then stored encrypted and never "
         "returned. Pass `installationId` to replace the token of an existing installation, keeping its "
-        "config and links."
+        "config and links. An in-house tracker (`authMode` APP, provider `inhouse`): `apiToken` is the "
+        "whsec_ secret its service verifies Conduit's signed calls with (it is never sent), and `app` "
+        "the app that declares the service's trackerUrl (an internal app only in its own organization)."
     )
     async def connect_tracker(
         self,
@@ -202,6 +204,7 @@ class InstallationMutation:
         api_token: str,
         base_url: str | None = None,
         installation_id: strawberry.ID | None = None,
+        app: strawberry.ID | None = None,
     ) -> ConnectTrackerResult:
         if err := forbidden(info, "installation:write"):
             return err
@@ -217,9 +220,17 @@ class InstallationMutation:
             if existing.provider != provider:
                 return ValidationError(message="the installation is for another provider", field="provider")
         try:
+            if app is not None:
+                if provider not in PROVIDERS or PROVIDERS[provider].auth_mode != "app":
+                    return ValidationError(
+                        message="only an in-house tracker is connected from an app", field="app"
+                    )
+                base_url = await install.app_tracker_url(ctx.runtime, org_id, ids.pk_or_none(app, "App"))
             connected = await install.connect(ctx.runtime, org_id, provider, base_url, api_token, existing)
         except install.InstallError as exc:
             return user_error(exc)
+        except errors.NotFound:
+            return NotFoundError(message="app not found")
         row = connected.installation
         return ConnectTrackerPayload(
             installation=Installation.from_model(row),

@@ -55,6 +55,9 @@ class App(Node):
     client_id: str
     webhook_url: str | None
     redirect_url: str | None
+    tracker_url: str | None = strawberry.field(
+        description="Set when the app is a tracker: the base URL of its in-house tracker contract."
+    )
     events: list[str]
     scopes: list[str]
     verify_install: bool
@@ -96,6 +99,7 @@ class App(Node):
             client_id=a.client_id,
             webhook_url=a.webhook_url,
             redirect_url=a.redirect_url,
+            tracker_url=a.tracker_url,
             events=list(a.events),
             scopes=list(a.scopes),
             verify_install=a.verify_install,

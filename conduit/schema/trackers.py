@@ -31,6 +31,7 @@ INSTALLATION_SORT = SortKey(models.Installation.id, models.Installation.id, desc
 class AuthMode(Enum):
     OAUTH2 = "oauth2"
     API_TOKEN = "api_token"
+    APP = "app"
 
 
 @strawberry.type(description="A kind of tracker Conduit can connect to.")
@@ -39,7 +40,8 @@ class Provider:
     name: str
     auth_mode: AuthMode = strawberry.field(
         description="OAUTH2: `startInstallation` and approve access in the tracker. API_TOKEN: "
-        "`connectTracker` with a token the tracker issued."
+        "`connectTracker` with a token the tracker issued. APP: an in-house tracker, `connectTracker` "
+        "with the shared signing secret and the app (or base URL) of the service."
     )
     pkce: bool = strawberry.field(description="Whether the authorization uses PKCE (S256).")
     scopes: list[str]

@@ -30,10 +30,10 @@ from conduit.connectors.errors import TrackerError
 from conduit.connectors.http import PRIVATE_SETTING
 from conduit.connectors.registry import provider
 from conduit.db.base import utcnow
-from conduit.db.models import Installation, InstallationStatus
+from conduit.db.models import App, AppKind, Installation, InstallationStatus
 from conduit.db.models.integrations import OAuthState
 from conduit.egress import UnresolvableHost, WebhookURLError, check_host
-from conduit.errors import Invalid
+from conduit.errors import Invalid, NotFound
 from conduit.events.emit import emit
 from conduit.events.resources import installation_resource
 from conduit.jobs import outbox
@@ -235,13 +235,15 @@ async def connect(
     tracker refused, with the tracker's own words; a new installation is not kept then.
     """
     spec = _provider(provider_key)
-    if spec.auth_mode != "api_token":
+    if spec.auth_mode not in ("api_token", "app"):
         raise InstallError(
             f"{spec.name} connects over OAuth: call startInstallation and approve access in {spec.name}",
             "provider",
         )
     token = check_api_token(api_token)
     base = await check_base_url(runtime, installation.base_url if installation else base_url)
+    if spec.auth_mode == "app" and base is None:
+        raise InstallError(f"an {spec.name} is at its service's contract URL: pass app (or baseUrl)", "app")
     service = get_connectors(runtime)
     secret: str | None = None
     if installation is None:
@@ -279,6 +281,26 @@ async def connect(
         row = await session.get(Installation, installation.id)
         assert row is not None
     return Started(row, "", secret)
+
+
+async def app_tracker_url(runtime: Runtime, organization_id: int, app_id: int | None) -> str:
+    """The contract base URL of an app that is a tracker, if `organization_id` may install it: its own
+    apps of either kind, and PUBLIC apps of any organization. Any other app, deleted or not there, is
+    one and the same NotFound, so an organization learns nothing of another's internal apps."""
+    async with runtime.sessions() as session:
+        # Read by id, not through TenantScope: a PUBLIC app is another organization's by design; the
+        # check below is the tenancy rule for apps as trackers.
+        app = await session.get(App, app_id) if app_id else None
+    visible = app is not None and app.deleted_at is None
+    if (
+        app is None
+        or not visible
+        or (app.organization_id != organization_id and app.kind is not AppKind.PUBLIC)
+    ):
+        raise NotFound("app not found")
+    if not app.tracker_url:
+        raise InstallError(f"the app {app.name!r} is not a tracker: it declares no trackerUrl", "app")
+    return app.tracker_url
 
 
 async def accept_callback(

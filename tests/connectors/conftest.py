@@ -174,7 +174,8 @@ async def install(
         session.add(row)
         await session.commit()
         installation_id = row.id
-    if tracker.spec.auth_mode == "api_token":
+    # An in-house tracker ("app") connects the same way, with the secret its service signs with.
+    if tracker.spec.auth_mode in ("api_token", "app"):
         token = await tracker.api_token()
         await connectors.keep_token(installation_id, token, await connectors.check_token(row, token))
         return Installed(

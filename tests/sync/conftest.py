@@ -297,7 +297,8 @@ mutation($p: String!, $t: String!, $b: String) {
 async def install(conduit: Conduit, side: Side) -> Installed:
     """The whole OAuth dance over HTTP: mutation, the browser at the tracker, the callback, the job;
     for a tracker that connects with an API token, the token pasted into `connectTracker`."""
-    if provider(side.key).auth_mode == "api_token":
+    # An in-house tracker ("app") connects the same way, with the secret its service signs with.
+    if provider(side.key).auth_mode in ("api_token", "app"):
         token = await side.api_token()
         made = (await conduit.graphql(CONNECT, p=side.key, t=token, b=side.url))["connectTracker"]
         assert made["__typename"] == "ConnectTrackerPayload", made

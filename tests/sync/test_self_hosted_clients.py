@@ -16,6 +16,7 @@ from sqlalchemy import select
 from conduit.connectors import get_connectors, registry
 from conduit.db.models import Installation, InstallationStatus
 from conduit.ids import decode_as
+from conduit.webhooks.signing import generate_secret
 from tests.connectors.drivers import KEYS, installs_over_oauth, oauth_only
 from tests.connectors.tenant_server import TenantServer
 from tests.sync.conftest import CLIENTS, CLOUD_CLIENTS, Conduit, Side, wait_for
@@ -64,6 +65,9 @@ async def test_a_tenant_server_never_receives_the_operators_client_secret(
 ) -> None:
     # The operator's cloud client is configured, and loopback trackers are allowed (as for the
     # sandbox): neither may let the cloud secret go to a server the tenant names.
+    if registry.provider(provider).auth_mode == "app":
+        await _signed_tracker_never_sends_its_secret(conduit, tenant_server, provider)
+        return
     if not installs_over_oauth(provider):
         await _token_tracker_sends_only_the_tenants_token(conduit, tenant_server, provider)
         return
@@ -191,3 +195,18 @@ async def _token_tracker_sends_only_the_tenants_token(
             )
         ).all()
     assert kept == []
+
+
+async def _signed_tracker_never_sends_its_secret(
+    conduit: Conduit, tenant_server: TenantServer, provider: str
+) -> None:
+    """An in-house tracker's calls are signed with the shared secret, which never travels; a server
+    that does not answer as the contract says keeps nothing."""
+    secret = generate_secret()
+    made = (await conduit.graphql(CONNECT, p=provider, t=secret, b=tenant_server.url))["connectTracker"]
+    assert (made["__typename"], made["field"]) == ("ValidationError", "apiToken"), made
+    assert "HTTP 500" in made["message"]
+    received = tenant_server.requests()
+    assert received and all(r.headers.get("webhook-signature", "").startswith("v1,") for r in received)
+    for value in (secret, secret.removeprefix("whsec_"), *(c.client_secret for c in CLIENTS.values())):
+        assert not any(r.mentions(value) for r in received)

@@ -35,6 +35,9 @@ class App(IdMixin, TenantMixin, CreatedMixin, Base):
     client_secret_hash: Mapped[str] = mapped_column(String(64))
     webhook_url: Mapped[str | None] = mapped_column(String(2000), nullable=True)
     redirect_url: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    # Set when the app is a tracker: the base URL of the in-house tracker contract its service speaks.
+    # An INTERNAL app is a tracker for its own organization only; a PUBLIC one for any organization.
+    tracker_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
     events: Mapped[list[str]] = mapped_column(Json, default=list)
     scopes: Mapped[list[str]] = mapped_column(Json, default=list)
     verify_install: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -1,0 +1,1 @@
+"""Examples that run beside Conduit; each is self-contained and imports nothing from `conduit`."""
