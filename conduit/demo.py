@@ -127,6 +127,14 @@ async def _serve_with(settings: Settings, host: str, port: int, sandboxes: list[
         f'"{sb.url}") {{ __typename }} }}\n'
         for sb in by_token
     )
+    token_hint += "".join(
+        f"  Connect the in-house tracker (the contract's reference service): curl -X POST "
+        f"{sb.url}/_sandbox/api-tokens  (its whsec_ secret), then  mutation {{ createApp(input: {{name: "
+        f'"Ops board", kind: INTERNAL, scopes: ["issue:read"], trackerUrl: "{sb.url}"}}) {{ __typename }} }}'
+        f'  and  connectTracker(provider: "{sb.name}", app: "<app id>", apiToken: "<secret>")\n'
+        for sb in sandboxes
+        if registry.provider(sb.name).auth_mode == "app"
+    )
     print(
         "\nConduit is running (embedded: SQLite + in-process jobs).\n"
         f"  GraphiQL:  {base}/graphql  (add the header  Authorization: Bearer {result.token})\n"

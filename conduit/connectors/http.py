@@ -446,7 +446,8 @@ class TrackerHttp:
     ) -> None:
         remaining: int | None = None
         if reply is not None:
-            for name in ("x-ratelimit-remaining", "ratelimit-remaining"):
+            # GitHub's and Jira's, GitLab's, Linear's request budget.
+            for name in ("x-ratelimit-remaining", "ratelimit-remaining", "x-ratelimit-requests-remaining"):
                 value = reply.headers.get(name)
                 if value is not None and value.strip().isdigit():
                     remaining = int(value)
