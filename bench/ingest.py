@@ -9,6 +9,13 @@ fingerprint) without HTTP or database. Rounds alternate so drift hits both sides
 
     .venv/bin/python bench/ingest.py                       # SQLite
     .venv/bin/python bench/ingest.py --database postgresql # a throwaway PostgreSQL database
+    .venv/bin/python bench/ingest.py --rules               # 20 active rules vs none, jobs running
+
+`--rules` measures what automation rules cost ingest: two projects of one organization, one with 20
+enabled rules (every trigger, filters, no tracker), one with none, posted to in alternating rounds
+while the embedded job runner publishes events and evaluates rules in the same process, as `conduit
+serve` does. Rules are evaluated by jobs, never on the request path, so the two rates should be within
+noise of each other; it also prints how many evaluations the events cost (one per issue per burst).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from pathlib import Path
 import httpx
 import orjson
 from common import database
+from sqlalchemy import func, select
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -33,16 +41,18 @@ from starlette.routing import Route
 from conduit.app import create_app
 from conduit.bootstrap import bootstrap
 from conduit.db.base import utcnow
-from conduit.db.models import Event, Issue
+from conduit.db.models import Event, Issue, OutboxRow, OutboxState, Project, ProjectKey, Rule, RuleTrigger
 from conduit.ingest import envelope, grouping
 from conduit.ingest.decompress import decode
 from conduit.ingest.jsonbody import parse_object
 from conduit.ingest.normalize import normalize
+from conduit.jobs.config import JobsSettings
+from conduit.jobs.service import start_jobs
 from conduit.runtime import Runtime
 from conduit.settings import Settings
 
 
-def make_body(public_key: str, project_id: int) -> bytes:
+def make_body(public_key: str, project_id: int, kind: str = "ZeroDivisionError") -> bytes:
     event_id = uuid.uuid4().hex
     frames = [
         {
@@ -65,9 +75,7 @@ def make_body(public_key: str, project_id: int) -> bytes:
         "environment": "production",
         "tags": {"region": "eu-west-1", "customer": "acme"},
         "exception": {
-            "values": [
-                {"type": "ZeroDivisionError", "value": "division by zero", "stacktrace": {"frames": frames}}
-            ]
+            "values": [{"type": kind, "value": "division by zero", "stacktrace": {"frames": frames}}]
         },
         "contexts": {"runtime": {"name": "CPython", "version": "3.11.7"}, "os": {"name": "Linux"}},
         "breadcrumbs": {"values": [{"category": "http", "message": f"GET /api/{i}"} for i in range(20)]},
@@ -191,6 +199,142 @@ async def main(args: argparse.Namespace) -> None:
     print(f"cpu-only pipeline         : {cpu:8.0f} events/s (decode, parse, normalize, fingerprint)")
 
 
+RULES = 20
+KINDS = 40  # distinct errors in the traffic: a few dozen issues, each seen many times
+
+
+def bench_rules(organization_id: int, project_id: int) -> list[Rule]:
+    """20 enabled rules of every trigger, with filters that match most of the traffic; no tracker."""
+    triggers = [
+        (RuleTrigger.NEW_ISSUE, None, None),
+        (RuleTrigger.REGRESSION, None, None),
+        (RuleTrigger.EVENT_RATE, 50, 3600),
+        (RuleTrigger.EVENT_RATE, 1000, 600),
+        (RuleTrigger.EVENTS_SINCE_TICKET, 100, None),
+    ]
+    rules = []
+    for n in range(RULES):
+        trigger, threshold, window = triggers[n % len(triggers)]
+        rules.append(
+            Rule(
+                organization_id=organization_id,
+                project_id=project_id,
+                name=f"bench rule {n}",
+                trigger=trigger,
+                threshold=threshold,
+                window_seconds=window,
+                filters={
+                    "levels": ["error"],
+                    "environments": ["production"],
+                    "text": "Error" if n % 2 else None,
+                },
+                max_tickets_per_hour=20,
+            )
+        )
+    return rules
+
+
+async def unfinished(runtime: Runtime) -> int:
+    async with runtime.sessions() as session:
+        return int(
+            await session.scalar(
+                select(func.count())
+                .select_from(OutboxRow)
+                .where(OutboxRow.state.in_((OutboxState.PENDING, OutboxState.QUEUED, OutboxState.RUNNING)))
+            )
+            or 0
+        )
+
+
+async def drained(runtime: Runtime) -> float:
+    """Seconds until the jobs the round caused are done, so no round pays for the one before."""
+    start = time.perf_counter()
+    while await unfinished(runtime):  # noqa: ASYNC110 - the outbox is in the database, polled
+        await asyncio.sleep(0.05)
+    return time.perf_counter() - start
+
+
+async def count_kind(runtime: Runtime, kind: str) -> int:
+    async with runtime.sessions() as session:
+        return int(
+            await session.scalar(select(func.count()).select_from(OutboxRow).where(OutboxRow.kind == kind))
+            or 0
+        )
+
+
+async def rules_main(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        async with database(args.database, Path(tmp)) as url:
+            settings = Settings(env="test", database_url=url, data_dir=Path(tmp), secret_key="b" * 40)
+            runtime = Runtime.create(settings)
+            async with runtime.sessions() as session:
+                boot = await bootstrap(session, "bench", "ruled", "http://localhost")
+                plain = Project(organization_id=boot.organization_id, name="plain", slug="plain")
+                session.add(plain)
+                await session.flush()
+                plain_key = ProjectKey(
+                    organization_id=boot.organization_id, project_id=plain.id, public_key="f" * 32
+                )
+                session.add(plain_key)
+                session.add_all(bench_rules(boot.organization_id, boot.project_id))
+                await session.commit()
+            ruled_key = boot.dsn.split("://", 1)[1].split("@", 1)[0]
+            targets = {"20 rules": (boot.project_id, ruled_key), "no rules": (plain.id, plain_key.public_key)}
+            jobs = await start_jobs(runtime, JobsSettings(poll_interval_seconds=0.2))
+            client = httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=create_app(runtime=runtime)), base_url="http://bench"
+            )
+
+            def poster(project_id: int, key: str) -> Callable[[bytes], Awaitable[int]]:
+                headers = {
+                    "X-Sentry-Auth": f"Sentry sentry_key={key}, sentry_version=7",
+                    "Content-Encoding": "gzip",
+                }
+
+                async def post(body: bytes) -> int:
+                    return (
+                        await client.post(f"/api/{project_id}/envelope/", content=body, headers=headers)
+                    ).status_code
+
+                return post
+
+            def bodies(project_id: int, key: str, n: int) -> list[bytes]:
+                return [make_body(key, project_id, f"Error{i % KINDS}") for i in range(n)]
+
+            for project_id, key in targets.values():
+                await rate(poster(project_id, key), bodies(project_id, key, 50), 4)
+            results: dict[str, list[float]] = {name: [] for name in targets}
+            drains: dict[str, list[float]] = {name: [] for name in targets}
+            for _ in range(args.rounds):
+                for name, (project_id, key) in targets.items():
+                    results[name].append(
+                        await rate(
+                            poster(project_id, key), bodies(project_id, key, args.events), args.concurrency
+                        )
+                    )
+                    drains[name].append(await drained(runtime))
+            evaluations = await count_kind(runtime, "rules.evaluate")
+            await client.aclose()
+            await jobs.stop()
+            await runtime.close()
+    ruled, none = max(results["20 rules"]), max(results["no rules"])
+    total = args.events * args.rounds
+    print(
+        f"database: {args.database}, {args.events} events x {args.rounds} rounds per side, concurrency {args.concurrency}, {KINDS} distinct errors"
+    )
+    print(
+        f"ingest, 20 active rules : {ruled:8.0f} events/s (best round; all rounds {', '.join(f'{r:.0f}' for r in results['20 rules'])})"
+    )
+    print(
+        f"ingest, no rules        : {none:8.0f} events/s (best round; all rounds {', '.join(f'{r:.0f}' for r in results['no rules'])})"
+    )
+    print(f"ratio rules / none      : {ruled / none:8.2f}")
+    print(
+        f"jobs drained after each round: 20 rules {max(drains['20 rules']):.1f}s, no rules {max(drains['no rules']):.1f}s (worst round)"
+    )
+    print(f"rule evaluations        : {evaluations} for {total} events ({evaluations / total:.2f} per event)")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -199,4 +343,6 @@ if __name__ == "__main__":
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=8)
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument("--rules", action="store_true", help="20 active rules vs none, with jobs running")
+    parsed = parser.parse_args()
+    asyncio.run(rules_main(parsed) if parsed.rules else main(parsed))

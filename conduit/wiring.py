@@ -12,5 +12,6 @@ from __future__ import annotations
 import conduit.events.broker
 import conduit.events.publish
 import conduit.jobs.maintenance
+import conduit.rules.jobs
 import conduit.sync.jobs
 import conduit.webhooks.jobs  # noqa: F401 - webhook deliveries and their pruning

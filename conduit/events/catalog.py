@@ -270,6 +270,33 @@ _ALL = (
         {"external_issue": _EXTERNAL_ISSUE, "changes": ["status", "assignee"]},
     ),
     EventType(
+        "rule.triggered",
+        1,
+        "An automation rule matched an issue. `firing.outcome` says what it did: a ticket requested "
+        "(`pending`), made or already there, a milestone comment queued, nothing but this event "
+        "(`emitted`), or held back by a limit (`suppressed`, with the `reason`).",
+        s.obj({"rule": s.RULE, "firing": s.RULE_FIRING}),
+        {
+            "rule": {
+                "id": encode("Rule", 3),
+                "project_id": encode("Project", 7),
+                "name": "Loud errors to the backlog",
+                "trigger": "event_rate",
+            },
+            "firing": {
+                "id": encode("RuleFiring", 57),
+                "issue_id": encode("Issue", 42),
+                "action": "ticket",
+                "cause": "rate",
+                "outcome": "pending",
+                "reason": None,
+                "count": 101,
+                "external_issue_id": None,
+                "created_at": _T,
+            },
+        },
+    ),
+    EventType(
         "endpoint.failing",
         1,
         "Deliveries to an endpoint keep failing; it will be disabled after 5 days of failures only.",

@@ -148,6 +148,33 @@ ENDPOINT = obj(
     description="Where an app receives its webhooks.",
 )
 
+RULE = obj(
+    {
+        "id": ID,
+        "project_id": ID,
+        "name": string(),
+        "trigger": string(enum=("new_issue", "regression", "event_rate", "events_since_ticket")),
+    },
+    description="An automation rule of a project.",
+)
+
+RULE_FIRING = obj(
+    {
+        "id": ID,
+        "issue_id": ID,
+        "action": string(enum=("ticket", "comment", "event")),
+        "cause": string(),
+        "outcome": string(
+            enum=("pending", "created", "linked", "commented", "emitted", "suppressed", "failed")
+        ),
+        "reason": nullable(string()),
+        "count": {"type": "integer", "minimum": 0},
+        "external_issue_id": nullable(ID),
+        "created_at": TIME,
+    },
+    description="One time a rule matched an issue, and what it did about it.",
+)
+
 ACTOR: Schema = {
     "type": "object",
     "description": "Who made the change: a person, an API token, an app, a tracker sync, or Conduit itself.",

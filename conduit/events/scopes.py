@@ -26,6 +26,8 @@ _BY_TYPE = {
     "external_issue.updated": "installation:read",
     "tracker_installation.failed": "installation:read",
     "tracker_installation.removed": "installation:read",
+    # A rule is project configuration; the firing names the issue by id only.
+    "rule.triggered": "project:read",
     # Endpoint health concerns an app owner, who reads it with `app:read`.
     "endpoint.failing": "app:read",
     "endpoint.disabled": "app:read",

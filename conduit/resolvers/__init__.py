@@ -25,6 +25,7 @@ from conduit.resolvers.links import LinkMutation, LinkQuery
 from conduit.resolvers.members import MemberMutation
 from conduit.resolvers.projects import ProjectMutation
 from conduit.resolvers.queries import RootQuery
+from conduit.resolvers.rules import RuleMutation, RuleQuery
 from conduit.resolvers.subscriptions import EventSubscription
 from conduit.resolvers.tokens import TokenMutation
 from conduit.runtime import Runtime
@@ -34,7 +35,7 @@ from conduit.schema.organization import ApiToken, Member
 from conduit.schema.permissions import enforce_scopes
 
 # The order of the pieces is the order of the root fields in the SDL (schema.graphql).
-QUERIES = (RootQuery, JobQuery, InstallationQuery, LinkQuery, AppQuery)
+QUERIES = (RootQuery, JobQuery, InstallationQuery, LinkQuery, AppQuery, RuleQuery)
 MUTATIONS = (
     ProjectMutation,
     IssueMutation,
@@ -46,6 +47,7 @@ MUTATIONS = (
     AppMutation,
     DeliveryMutation,
     CommentMutation,
+    RuleMutation,
 )
 
 

@@ -74,6 +74,8 @@ from strawberry.extensions import SchemaExtension
 
 from conduit.apps.service import MAX_APPS, MAX_INSTALLATIONS
 from conduit.ingest.normalize import MAX_EXCEPTIONS, MAX_FRAMES, MAX_TAGS
+from conduit.rules.definition import MAX_VALUES as MAX_RULE_TAGS
+from conduit.rules.preview import MAX_ISSUES as MAX_PREVIEW_MATCHES
 from conduit.schema.pagination import DEFAULT_PAGE, MAX_PAGE
 from conduit.webhooks.schedule import MAX_ATTEMPTS
 
@@ -90,6 +92,8 @@ LIST_BOUNDS: Mapping[tuple[str, str], int] = {
     ("Delivery", "attempts"): MAX_ATTEMPTS,
     ("Query", "apps"): MAX_APPS,
     ("Query", "appInstallations"): MAX_INSTALLATIONS,
+    ("RuleFilters", "tags"): MAX_RULE_TAGS,
+    ("RulePreview", "matches"): MAX_PREVIEW_MATCHES,
 }
 # Fields whose resolver runs aggregate queries over many rows (health windows, queue statistics).
 FIELD_WEIGHTS: Mapping[tuple[str, str], int] = {

@@ -78,6 +78,11 @@ TYPE_SCOPES: Mapping[str, str | None] = {
     "AppHealth": "webhook:read",
     "Delivery": "webhook:read",
     "DeliveryAttempt": "webhook:read",
+    # Rules are project configuration; the issues and tickets they name are checked by their own types.
+    "Rule": "project:read",
+    "RuleFilters": "project:read",
+    "RuleTag": "project:read",
+    "RuleFiring": "project:read",
     # No data of their own: what they hold is checked by its own type.
     "Viewer": None,  # the token's own scopes
     "PageInfo": None,
@@ -113,6 +118,12 @@ TYPE_SCOPES: Mapping[str, str | None] = {
     "UnlinkExternalIssuePayload": None,
     "UpdateInstallationConfigPayload": None,
     "UpdateIssuePayload": None,
+    "RulePayload": None,
+    "DeleteRulePayload": None,
+    # A preview's matches show issues (checked as `Issue`) and the tickets they would make, which quote
+    # issue titles: `previewRule` itself asks for `issue:read` beside `project:read`.
+    "RulePreview": None,
+    "RulePreviewMatch": None,
 }
 # What an unclassified type needs: nothing short of admin sees it until someone decides.
 UNCLASSIFIED = tokens.ADMIN

@@ -233,6 +233,30 @@ async def world(runtime: Runtime) -> AsyncIterator[World]:
                 author_name="octocat",
             )
         )
+        rule = models.Rule(
+            organization_id=org,
+            project_id=boot.project_id,
+            name="r",
+            trigger=models.RuleTrigger.NEW_ISSUE,
+            filters={"tags": {"region": "eu"}},
+            installation_id=installation.id,
+            target="acme/app",
+            assignee_id=member.id,
+        )
+        session.add(rule)
+        await session.flush()
+        session.add(
+            models.RuleFiring(
+                organization_id=org,
+                rule_id=rule.id,
+                project_id=boot.project_id,
+                issue_id=issue.id,
+                action="ticket",
+                cause="new",
+                outcome=models.FiringOutcome.CREATED,
+                external_issue_id=external.id,
+            )
+        )
         emit(session, "issue.created", org, {"issue_id": issue.id, "project_id": boot.project_id})
         await session.flush()
         event_id = (
@@ -287,6 +311,7 @@ async def world(runtime: Runtime) -> AsyncIterator[World]:
         "Installation": ids.encode("Installation", installation.id),
         "TicketRequest": ids.encode("TicketRequest", request.id),
         "App": ids.encode("App", app_pk),
+        "Rule": ids.encode("Rule", rule.id),
     }
     yield w
 

@@ -117,6 +117,8 @@ CONNECTIONS: dict[tuple[str, str], str] = {
     ("Query", "jobs"): "{ jobs(%s) { nodes { id } } }",
     ("App", "deliveries"): 'query { app(id: "$app") { deliveries(%s) { nodes { id } } } }',
     ("AppInstallation", "deliveries"): "{ appInstallations { deliveries(%s) { nodes { id } } } }",
+    ("Query", "rules"): "{ rules(%s) { nodes { id } } }",
+    ("Query", "ruleFirings"): "{ ruleFirings(%s) { nodes { id } } }",
 }
 
 

@@ -33,6 +33,15 @@ from conduit.db.models.issues import Event, Issue, IssueStatus
 from conduit.db.models.orgs import ApiToken, Member, MemberRole, Organization
 from conduit.db.models.outbox import OutboxRow, OutboxState
 from conduit.db.models.projects import Project, ProjectKey
+from conduit.db.models.rules import (
+    FiringOutcome,
+    Rule,
+    RuleCountBucket,
+    RuleFiring,
+    RuleIssueCount,
+    RuleTicket,
+    RuleTrigger,
+)
 
 __all__ = [
     "ApiToken",
@@ -50,6 +59,7 @@ __all__ = [
     "DeliveryStatus",
     "Event",
     "ExternalIssue",
+    "FiringOutcome",
     "Installation",
     "InstallationStatus",
     "Interaction",
@@ -65,6 +75,12 @@ __all__ = [
     "OutboxState",
     "Project",
     "ProjectKey",
+    "Rule",
+    "RuleCountBucket",
+    "RuleFiring",
+    "RuleIssueCount",
+    "RuleTicket",
+    "RuleTrigger",
     "TicketRequest",
     "TicketRequestState",
     "TrackerAccount",

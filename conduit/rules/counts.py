@@ -1,0 +1,156 @@
+"""Window counts without reading the events table: an issue's `times_seen`, folded into minute buckets.
+
+Ingest keeps `Issue.times_seen` exact (one atomic increment per stored event). The evaluation job, run
+one at a time per issue, compares it with `RuleIssueCount.observed` and adds the difference to the
+bucket of the current minute, in the same transaction that records the new `observed`. So:
+
+- a job killed before it commits folded nothing, and its re-run folds the same difference once;
+- any number of workers agree, since the state is rows, not process memory, and a restart loses none;
+- a window is the sum of at most `window / 60` small rows of one issue, however many events it held.
+
+Events are counted in the minute the evaluation saw them, which trails their arrival by the queue's
+latency. An issue evaluated for the first time counts its whole history now only if it is new (first
+seen within `NEW_ISSUE_GRACE`); an older one starts from its current count, so a rule switched on for
+a project does not mistake a year of history for a burst.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from conduit.db.models import Issue, RuleCountBucket, RuleIssueCount
+from conduit.rules.definition import MAX_WINDOW
+
+BUCKET = timedelta(minutes=1)
+NEW_ISSUE_GRACE = timedelta(hours=1)
+STALE_QUEUE = timedelta(minutes=10)
+# Buckets older than the longest window are never read again.
+RETENTION = timedelta(seconds=MAX_WINDOW) + BUCKET
+
+
+def minute_of(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def unfolded(issue: Issue, state: RuleIssueCount | None, now: datetime) -> int:
+    """How many of the issue's events are not in its buckets yet."""
+    if state is None or state.observed is None:
+        return issue.times_seen if issue.created_at >= now - NEW_ISSUE_GRACE else 0
+    return max(issue.times_seen - state.observed, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """An issue's counts as of one evaluation; `pending` events are counted in the current minute."""
+
+    issue_id: int
+    pending: int
+    regressed_at: datetime | None
+
+    async def in_window(self, session: AsyncSession, seconds: int, now: datetime) -> int:
+        start = minute_of(now - timedelta(seconds=seconds))
+        stored = await session.scalar(
+            select(func.coalesce(func.sum(RuleCountBucket.count), 0)).where(
+                RuleCountBucket.issue_id == self.issue_id, RuleCountBucket.minute >= start
+            )
+        )
+        return int(stored or 0) + self.pending
+
+
+async def state_of(session: AsyncSession, issue_id: int) -> RuleIssueCount | None:
+    return (
+        await session.execute(
+            select(RuleIssueCount)
+            .where(RuleIssueCount.issue_id == issue_id)
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+
+
+async def peek(session: AsyncSession, issue: Issue, now: datetime) -> Counts:
+    """The counts an evaluation now would see, writing nothing (the preview's view)."""
+    state = await state_of(session, issue.id)
+    return Counts(issue.id, unfolded(issue, state, now), state.regressed_at if state else None)
+
+
+def _insert(session: AsyncSession, model: type) -> postgresql.Insert | sqlite.Insert:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+async def observe(
+    session: AsyncSession, issue: Issue, now: datetime, regressed_at: datetime | None = None
+) -> Counts:
+    """Fold the issue's new events into the current minute (in the caller's transaction)."""
+    state = await state_of(session, issue.id)
+    delta = unfolded(issue, state, now)
+    if state is None:
+        state = RuleIssueCount(
+            organization_id=issue.organization_id,
+            issue_id=issue.id,
+            observed=issue.times_seen,
+            queued=False,
+            updated_at=now,
+        )
+        session.add(state)
+    else:
+        state.observed, state.updated_at = max(state.observed or 0, issue.times_seen), now
+    # Events published from here on queue a new evaluation (this one may not see them).
+    state.queued = False
+    if regressed_at is not None and (state.regressed_at is None or regressed_at > state.regressed_at):
+        state.regressed_at = regressed_at
+    if delta:
+        stmt = _insert(session, RuleCountBucket).values(issue_id=issue.id, minute=minute_of(now), count=delta)
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["issue_id", "minute"],
+                set_={"count": RuleCountBucket.count + stmt.excluded.count},
+            )
+        )
+    await session.flush()
+    return Counts(issue.id, 0, state.regressed_at)
+
+
+async def claim(session: AsyncSession, organization_id: int, issue_id: int, now: datetime) -> bool:
+    """Mark an evaluation of the issue as queued; False when one already is (and not stale).
+
+    One conditional UPDATE, so of many events published at once exactly one wins and queues the
+    evaluation. An evaluation clears the mark first thing (`unqueue`), before it reads the issue: an
+    event committed after that read finds the mark cleared (on PostgreSQL, once the evaluation
+    commits: the row is locked until then) and queues the next one. A mark older than STALE_QUEUE (its
+    job died for good) no longer holds events back.
+    """
+    await session.execute(
+        _insert(session, RuleIssueCount)
+        .values(organization_id=organization_id, issue_id=issue_id, queued=False, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["issue_id"])
+    )
+    result = await session.execute(
+        update(RuleIssueCount)
+        .where(
+            RuleIssueCount.issue_id == issue_id,
+            or_(RuleIssueCount.queued.is_(False), RuleIssueCount.updated_at < now - STALE_QUEUE),
+        )
+        .values(queued=True, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def unqueue(session: AsyncSession, issue_id: int) -> None:
+    await session.execute(
+        update(RuleIssueCount)
+        .where(RuleIssueCount.issue_id == issue_id, RuleIssueCount.queued.is_(True))
+        .values(queued=False)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def prune(session: AsyncSession, now: datetime) -> int:
+    result = await session.execute(delete(RuleCountBucket).where(RuleCountBucket.minute < now - RETENTION))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
