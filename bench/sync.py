@@ -55,6 +55,7 @@ from conduit.runtime import Runtime
 from conduit.settings import Settings
 from conduit.sync import webhooks
 from conduit.sync.links import link_record
+from conduit.sync.reconcile import REVALIDATE_KIND
 
 LATENCY_MS = 100
 
@@ -173,6 +174,33 @@ class Bench:
             return row.status
 
 
+async def settled(bench: Bench, base: str) -> None:
+    """Nothing left that would call the tracker: its webhooks delivered (the tickets' creation sends
+    some, and applying them may read the ticket), every due job run, and no revalidation waiting (it
+    waits a moment for the rest of a page's batches before it is due)."""
+
+    async def delivered() -> bool:
+        pending = await control(base, "GET", "/deliveries", params={"status": "pending"})
+        return not pending["deliveries"]
+
+    async def no_revalidation() -> bool:
+        async with bench.runtime.sessions() as session:
+            n = await session.scalar(
+                select(func.count())
+                .select_from(OutboxRow)
+                .where(
+                    OutboxRow.kind == REVALIDATE_KIND,
+                    OutboxRow.state.in_((OutboxState.PENDING, OutboxState.QUEUED, OutboxState.RUNNING)),
+                )
+            )
+        return n == 0
+
+    await until(delivered)
+    await until(bench.idle)
+    await until(no_revalidation)
+    await until(bench.idle)
+
+
 async def control(base: str, method: str, path: str, **kwargs: Any) -> Any:
     async with httpx.AsyncClient(base_url=f"{base}/_sandbox", timeout=30) as c:
         reply = await c.request(method, path, **kwargs)
@@ -286,12 +314,12 @@ async def page_calls(bench: Bench, connectors: Connectors, key: str, base: str, 
             .values(last_synced_at=utcnow() - timedelta(hours=1))
         )
         await session.commit()
-    await until(bench.idle)
+    await settled(bench, base)
     figures = []
     for _ in ("cold", "warm"):
         await control(base, "DELETE", "/calls")
         await bench.graphql(PAGE, id=encode("Project", project_id))
-        await until(bench.idle)
+        await settled(bench, base)
         figures.append((await control(base, "GET", "/calls", params={"limit": 0}))["total"])
     print(f"{key:8} 50-issue page with links: tracker calls cold {figures[0]}, warm {figures[1]}")
 
