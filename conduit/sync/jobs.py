@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from conduit.db.base import utcnow
 from conduit.events.publish import Published, subscribe
 from conduit.jobs import outbox
 from conduit.jobs.context import JobContext
@@ -24,6 +25,7 @@ from conduit.jobs.errors import PermanentFailure
 from conduit.jobs.registry import job, registry
 from conduit.sync import inbound, install, links, outbound, reconcile, webhooks
 from conduit.sync.failures import job_outcome
+from conduit.sync.revalidate import STALE_AFTER
 
 WEBHOOK_KIND = "tracker.webhook.ensure"
 RECONCILE_EVERY = timedelta(minutes=15)
@@ -124,6 +126,8 @@ async def revalidate(
             int(installation_id),
             ids or None,
             listing=True,
+            # Tickets another revalidation read since they were asked for need no second read.
+            stale_before=utcnow() - STALE_AFTER,
         )
     ctx.log.info("revalidated: %s", dict(counts))
 

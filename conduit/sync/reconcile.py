@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -29,7 +29,9 @@ REVALIDATE_KIND = "tracker.revalidate"
 LISTING_OVERLAP = timedelta(seconds=5)
 
 
-async def _linked(runtime: Runtime, installation_id: int, ids: Sequence[int] | None) -> list[ExternalIssue]:
+async def _linked(
+    runtime: Runtime, installation_id: int, ids: Sequence[int] | None, stale_before: datetime | None = None
+) -> list[ExternalIssue]:
     async with runtime.sessions() as session:
         stmt = (
             select(ExternalIssue)
@@ -39,6 +41,10 @@ async def _linked(runtime: Runtime, installation_id: int, ids: Sequence[int] | N
         )
         if ids is not None:
             stmt = stmt.where(ExternalIssue.id.in_(list(ids)))
+        if stale_before is not None:
+            stmt = stmt.where(
+                ExternalIssue.last_synced_at.is_(None) | (ExternalIssue.last_synced_at < stale_before)
+            )
         return list((await session.execute(stmt)).scalars())
 
 
@@ -86,15 +92,21 @@ def _by_known_key(
 
 
 async def sync_installation(
-    runtime: Runtime, installation_id: int, ids: Sequence[int] | None = None, *, listing: bool = False
+    runtime: Runtime,
+    installation_id: int,
+    ids: Sequence[int] | None = None,
+    *,
+    listing: bool = False,
+    stale_before: datetime | None = None,
 ) -> dict[Outcome, int]:
-    """Read the linked tickets (all, or `ids`) and apply what changed; returns counts per outcome."""
+    """Read the linked tickets (all, or `ids`; only those last read before `stale_before`, when given:
+    another job may have read them meanwhile) and apply what changed; returns counts per outcome."""
     counts: dict[Outcome, int] = defaultdict(int)
     async with runtime.sessions() as session:
         installation = await session.get(Installation, installation_id)
     if installation is None or installation.status is not InstallationStatus.ACTIVE:
         return counts
-    externals = await _linked(runtime, installation_id, ids)
+    externals = await _linked(runtime, installation_id, ids, stale_before)
     if not externals:
         return counts
     records = await read(runtime, installation, externals, listing)

@@ -22,7 +22,7 @@ from conduit.jobs import outbox
 from conduit.sync.reconcile import REVALIDATE_KIND
 
 STALE_AFTER = timedelta(minutes=5)
-COALESCE = timedelta(milliseconds=250)
+COALESCE = timedelta(seconds=1)
 WAITING = (OutboxState.PENDING, OutboxState.QUEUED)
 
 

@@ -13,7 +13,7 @@ from conduit.connectors.inhouse.contract import CONTRACT_PATH
 from conduit.ids import decode_as, encode
 from tests.conftest import Tenant
 from tests.sync.conftest import Conduit, Side, wait_for
-from tests.sync.helpers import create_ticket
+from tests.sync.helpers import create_ticket, idle
 
 CREATE_APP = """
 mutation($name: String!, $kind: AppKind!, $url: String) {
@@ -60,6 +60,8 @@ async def test_from_an_issue_to_a_ticket_closed_in_the_tool(conduit: Conduit, si
     issue_id = await conduit.issue()
     ticket = await create_ticket(conduit, gid, issue_id, side.scope)
     assert ticket["key"].startswith(side.scope + "-") and ticket["url"].startswith(side.url)
+    # Conduit registers its hook with the service in a job of its own: only then are changes sent to it.
+    await wait_for(lambda: idle(conduit), "the hook registration to finish")
     await side.act(ticket["key"], "close")
 
     async def resolved() -> bool:
