@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import secrets
+import shutil
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from multiprocessing.queues import Queue
 from pathlib import Path
 
@@ -129,3 +135,59 @@ def run_receiver(port: int, secret: str, arrivals: Queue[tuple[str, float]] | No
 
     app = Starlette(routes=[Route("/hook", receive, methods=["POST"])])
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+@dataclass
+class Demo:
+    """`conduit demo` running in a child process: its URL, the sign-in link and token it printed, and
+    its sandbox trackers by name (`GitHub` → URL)."""
+
+    url: str
+    sign_in_link: str
+    token: str
+    trackers: dict[str, str]
+
+
+@contextmanager
+def running_demo(workdir: Path, **env_vars: str) -> Iterator[Demo]:
+    """`conduit demo` on a free port with its data in `workdir`, as a newcomer runs it (with `env_vars`
+    added to its environment); stopped after."""
+    port = free_port()
+    env = {**os.environ, **env_vars, "CONDUIT_DATA_DIR": str(workdir)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "conduit.cli", "demo", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        banner: list[str] = []
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            banner.append(line)
+            if line.startswith("Press Ctrl+C"):
+                break
+        text = "".join(banner)
+        link = re.search(r"(http://\S+/console/sign-in/\S+)", text)
+        token = re.search(r"Token:\s+(\S+)", text)
+        trackers = re.search(r"Sandbox trackers[^:]*: (.*)", text)
+        if not (link and token and trackers):
+            raise RuntimeError(f"conduit demo did not start:\n{text}")
+        found = dict(re.findall(r"([A-Za-z][\w-]*(?: [a-z][\w-]*)?) (http://\S+)", trackers.group(1)))
+        yield Demo(f"http://127.0.0.1:{port}", link.group(1), token.group(1), found)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def chromium() -> str:
+    """The OS package's Chromium (`CONDUIT_CHROMIUM` to use another)."""
+    for candidate in (os.environ.get("CONDUIT_CHROMIUM"), shutil.which("chromium"), "/usr/bin/chromium"):
+        if candidate and Path(candidate).exists():
+            return candidate
+    raise SystemExit("no Chromium: apt-get install chromium, or set CONDUIT_CHROMIUM")

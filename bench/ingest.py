@@ -4,12 +4,15 @@ Both apps run in this process behind httpx's ASGI transport (no sockets, so the 
 own cost). The bare endpoint is the floor of what storing an event costs: gunzip, parse the event JSON,
 insert one Event row into a pre-made issue, commit. Conduit's endpoint adds what a real event pays for:
 DSN key check, limited incremental decompression, envelope parsing, normalization, grouping, the issue
-upsert and two outbox rows. A third figure is the CPU-only pipeline (decode, parse, normalize,
+upsert and two outbox rows; it answers each request once its event is committed, in a batch with the
+events that arrived meanwhile (a group commit), where the bare endpoint commits each event alone. A third figure is the CPU-only pipeline (decode, parse, normalize,
 fingerprint) without HTTP or database. Rounds alternate so drift hits both sides equally.
 
     .venv/bin/python bench/ingest.py                       # SQLite
     .venv/bin/python bench/ingest.py --database postgresql # a throwaway PostgreSQL database
+    .venv/bin/python bench/ingest.py --database both       # SQLite, then PostgreSQL; a table of both
     .venv/bin/python bench/ingest.py --rules               # 20 active rules vs none, jobs running
+    .venv/bin/python bench/ingest.py --rules --database both  # the same on SQLite, then PostgreSQL
 
 `--rules` measures what automation rules cost ingest: two projects of one organization, one with 20
 enabled rules (every trigger, filters, no tracker), one with none, posted to in alternating rounds
@@ -137,7 +140,7 @@ def pipeline_rate(bodies: list[bytes]) -> float:
     return len(bodies) / (time.perf_counter() - start)
 
 
-async def main(args: argparse.Namespace) -> None:
+async def main(args: argparse.Namespace) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         async with database(args.database, Path(tmp)) as url:
             settings = Settings(env="test", database_url=url, data_dir=Path(tmp), secret_key="b" * 40)
@@ -197,6 +200,9 @@ async def main(args: argparse.Namespace) -> None:
     print(f"bare starlette insert     : {bare:8.0f} events/s (best round)")
     print(f"ratio conduit / bare      : {conduit / bare:8.2f}")
     print(f"cpu-only pipeline         : {cpu:8.0f} events/s (decode, parse, normalize, fingerprint)")
+    rounds = ", ".join(f"{c:.0f}/{b:.0f}" for c, b in zip(results["conduit"], results["bare"], strict=True))
+    print(f"rounds conduit/bare       : {rounds}")
+    return conduit, bare
 
 
 RULES = 20
@@ -339,10 +345,25 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument(
+        "--database",
+        choices=["sqlite", "postgresql", "both"],
+        default="sqlite",
+        help="both: SQLite, then PostgreSQL, in one run",
+    )
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--rules", action="store_true", help="20 active rules vs none, with jobs running")
     parsed = parser.parse_args()
-    asyncio.run(rules_main(parsed) if parsed.rules else main(parsed))
+    table: dict[str, tuple[float, float]] = {}
+    for kind in ["sqlite", "postgresql"] if parsed.database == "both" else [parsed.database]:
+        one = argparse.Namespace(**{**vars(parsed), "database": kind})
+        if parsed.rules:
+            asyncio.run(rules_main(one))
+        else:
+            table[kind] = asyncio.run(main(one))
+    if len(table) > 1:
+        print("\n| database | conduit events/s | bare events/s | ratio |\n|---|---|---|---|")
+        for kind, (conduit, bare) in table.items():
+            print(f"| {kind} | {conduit:.0f} | {bare:.0f} | {conduit / bare:.2f} |")

@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
-from conduit import health, http_metrics, wiring  # noqa: F401 - registers the domains' job kinds and subscribers
+from conduit import health, http_metrics, logs, tracing, wiring  # noqa: F401 - registers the domains' job kinds and subscribers
 from conduit.jobs.service import JOBS, start_jobs
 from conduit.runtime import Runtime
 from conduit.settings import Settings, get_settings
@@ -21,12 +21,16 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     settings = settings or (runtime.settings if runtime else get_settings())
     from conduit.apps.oauth import routes as oauth_routes
     from conduit.connectors.inhouse.contract import routes as contract_routes
+    from conduit.console.routes import routes as sign_in_routes
+    from conduit.console.static import routes as console_routes
     from conduit.ingest.routes import routes as ingest_routes
     from conduit.resolvers import graphql_routes
     from conduit.sync.routes import routes as sync_routes
 
     owned = runtime is None
     rt = runtime or Runtime.create(settings)
+    # Before the routes: the GraphQL schema takes its tracing extension when tracing is on.
+    tracing.install(rt.engine)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -52,7 +56,21 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         *graphql_routes(rt),
         *oauth_routes(rt),
         *contract_routes,
+        *sign_in_routes(rt),
+        # Last: the console's pages answer `/` and the client-side routes no API route claims.
+        *console_routes,
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(http_metrics.RequestMetrics)])
+    middleware = [Middleware(logs.RequestId), Middleware(http_metrics.RequestMetrics)]
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
+    tracing.instrument_app(app)
     app.state.runtime = rt
     return app
+
+
+def create_worker_app() -> Starlette:
+    """The app of one `conduit serve --workers N` process: a process of its own, so it sets up the
+    logging the parent set up for itself (formats, access-log redaction) before it serves."""
+    settings = get_settings()
+    logs.configure_logging(settings.log_format)
+    logs.install_access_log_redaction()
+    return create_app(settings)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from conduit.logs import configure_logging
 from conduit.settings import ConfigurationError, Settings, get_settings
 
 if TYPE_CHECKING:
@@ -22,14 +23,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("conduit.cli")
 
 
-def _migrate(settings: Settings) -> None:
+def _migrate(settings: Settings, quiet: bool = True) -> None:
     from conduit.db.migrate import upgrade
 
-    upgrade(settings.database_url)
+    upgrade(settings.database_url, quiet=quiet)
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    _migrate(settings)
+    _migrate(settings, quiet=False)
     print("database is at the latest revision")
     return 0
 
@@ -39,12 +40,13 @@ def server_config(app: Starlette, host: str, port: int, max_connections: int = 1
     most `max_connections` connections at once, so slow clients cannot take every descriptor."""
     import uvicorn
 
-    from conduit.logs import install_access_log_redaction
+    from conduit.logs import install_access_log_redaction, uvicorn_log_config
 
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
+        log_config=uvicorn_log_config(),
         log_level="info",
         proxy_headers=True,
         limit_concurrency=max_connections,
@@ -58,12 +60,58 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from conduit.app import create_app
 
+    workers = getattr(args, "workers", 1)
+    if workers < 1:
+        print("conduit: --workers must be at least 1", file=sys.stderr)
+        return 2
+    if workers > 1 and not settings.redis_url:
+        # Live subscriptions and quotas are shared between processes through Redis; without it each
+        # worker would see only its own events and allow the whole quota on its own.
+        print(
+            "conduit: --workers above 1 needs CONDUIT_REDIS_URL (live subscriptions and quotas are "
+            "shared between the processes through Redis)",
+            file=sys.stderr,
+        )
+        return 2
     if settings.is_sqlite:
         # Embedded mode is one command: the schema is brought up to date before serving.
         _migrate(settings)
-    config = server_config(create_app(settings), args.host, args.port, settings.http_max_connections)
-    uvicorn.Server(config).run()
+    if workers == 1:
+        config = server_config(create_app(settings), args.host, args.port, settings.http_max_connections)
+        uvicorn.Server(config).run()
+        return 0
+    from conduit.logs import uvicorn_log_config
+
+    _share_metrics(settings)
+    # Each worker is a new process that builds its own app from the same environment; uvicorn's
+    # supervisor restarts one that dies. Jobs are claimed through the database, so every worker may
+    # run them.
+    uvicorn.run(
+        "conduit.app:create_worker_app",
+        factory=True,
+        workers=workers,
+        host=args.host,
+        port=args.port,
+        log_config=uvicorn_log_config(),
+        proxy_headers=True,
+        limit_concurrency=settings.http_max_connections,
+    )
     return 0
+
+
+def _share_metrics(settings: Settings) -> None:
+    """Workers share one `/metrics` through prometheus-client's files: a fresh directory per start
+    unless the operator names one."""
+    import shutil
+
+    from conduit.metrics import MULTIPROC_DIR_ENV
+
+    if os.environ.get(MULTIPROC_DIR_ENV):
+        return
+    directory = settings.data_dir / "metrics"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ[MULTIPROC_DIR_ENV] = str(directory)
 
 
 def cmd_export_schema(args: argparse.Namespace, settings: Settings) -> int:
@@ -105,6 +153,48 @@ def cmd_bootstrap(args: argparse.Namespace, settings: Settings) -> int:
     else:
         for k, v in result.items():
             print(f"{k}: {v}")
+    return 0
+
+
+def cmd_signin_link(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import timedelta
+
+    from conduit.auth import members
+    from conduit.errors import Invalid
+    from conduit.runtime import Runtime
+
+    if settings.is_sqlite:
+        _migrate(settings)
+
+    async def run() -> tuple[str | None, list[str]]:
+        rt = Runtime.create(settings)
+        try:
+            async with rt.sessions() as session:
+                found = await members.by_email(session, args.email, args.org)
+                if len(found) != 1:
+                    return None, [org.slug for _, org in found]
+                _, value = await members.issue_link(session, found[0][0], timedelta(minutes=args.minutes))
+        finally:
+            await rt.close()
+        return members.link_url(settings.public_url, value), []
+
+    try:
+        url, slugs = asyncio.run(run())
+    except Invalid as exc:
+        print(f"conduit: {exc}", file=sys.stderr)
+        return 2
+    if url is None:
+        if slugs:
+            print(
+                f"conduit: {args.email} is a member of several organizations; give --org, one of: "
+                + ", ".join(slugs),
+                file=sys.stderr,
+            )
+        else:
+            where = f" of {args.org}" if args.org else ""
+            print(f"conduit: no member{where} has the email {args.email}", file=sys.stderr)
+        return 1
+    print(url)
     return 0
 
 
@@ -158,6 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
         p = add(name, fn, help)
         p.add_argument("--host", default="127.0.0.1")
         p.add_argument("--port", type=int, default=8000)
+        if name == "serve":
+            p.add_argument(
+                "--workers", type=int, default=1, help="API processes (above 1 needs CONDUIT_REDIS_URL)"
+            )
     add("migrate", cmd_migrate, "upgrade the database to the latest revision")
     p = add("export-schema", cmd_export_schema, "write the GraphQL SDL")
     p.add_argument("--output", "-o", default="schema.graphql", help="file to write, or - for stdout")
@@ -165,6 +259,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--org", required=True)
     p.add_argument("--project", required=True)
     p.add_argument("--json", action="store_true", help="print JSON")
+    p = add("signin-link", cmd_signin_link, "print a one-time link that signs a member in to the console")
+    p.add_argument("email")
+    p.add_argument("--org", help="the organization's slug, when the email is a member of several")
+    p.add_argument("--minutes", type=int, default=15, help="how long the link works (default 15)")
     p = add("worker", cmd_worker, "run a job worker (needs CONDUIT_REDIS_URL)")
     p.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     p = add("tracker-check", cmd_tracker_check, "check a service against the in-house tracker contract")
@@ -180,6 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = get_settings()
+        configure_logging(settings.log_format)
         return int(args.func(args, settings))
     except ConfigurationError as exc:
         print(f"conduit: configuration error: {exc}", file=sys.stderr)

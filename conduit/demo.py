@@ -9,11 +9,13 @@ import json
 import logging
 import time
 import uuid
+from datetime import timedelta
 
 import httpx
 import uvicorn
 
 from conduit.app import create_app
+from conduit.auth import members
 from conduit.bootstrap import BootstrapResult, bootstrap
 from conduit.connectors import registry
 from conduit.connectors.sandbox import Sandbox, SandboxServer, every_sandbox, operator_settings
@@ -21,6 +23,10 @@ from conduit.db.migrate import upgrade
 from conduit.logs import install_access_log_redaction
 from conduit.runtime import Runtime
 from conduit.settings import Settings
+
+DEMO_OWNER = "owner@example.com"
+# Long enough to read the banner, make coffee and come back; `conduit signin-link` makes another.
+DEMO_LINK_TTL = timedelta(days=1)
 
 SAMPLES = [
     ("ZeroDivisionError", "division by zero", "billing.invoice", "total_per_item"),
@@ -106,6 +112,8 @@ async def _serve_with(settings: Settings, host: str, port: int, sandboxes: list[
     runtime = Runtime.create(settings)
     async with runtime.sessions() as session:
         result = await bootstrap(session, "Demo", "demo-app", settings.public_url)
+        owner = await members.ensure_owner(session, result.organization_id, DEMO_OWNER, "Demo Owner")
+        _, link_token = await members.issue_link(session, owner, DEMO_LINK_TTL)
     config = uvicorn.Config(create_app(runtime=runtime), host=host, port=port, log_level="warning")
     install_access_log_redaction()
     server = uvicorn.Server(config)
@@ -116,6 +124,7 @@ async def _serve_with(settings: Settings, host: str, port: int, sandboxes: list[
             return
         await asyncio.sleep(0.05)
     base = f"http://{host}:{port}"
+    sign_in = members.link_url(base, link_token)
     sent = await send_samples(base, result)
     trackers = "  ".join(f"{registry.provider(sb.name).name} {sb.url}" for sb in sandboxes)
     first = next(sb for sb in sandboxes if registry.provider(sb.name).auth_mode == "oauth2")
@@ -137,6 +146,8 @@ async def _serve_with(settings: Settings, host: str, port: int, sandboxes: list[
     )
     print(
         "\nConduit is running (embedded: SQLite + in-process jobs).\n"
+        f"  Console:   {sign_in}  (signs you in as {owner.email}, the owner; works once, for a day;\n"
+        f"             another:  conduit signin-link {owner.email})\n"
         f"  GraphiQL:  {base}/graphql  (add the header  Authorization: Bearer {result.token})\n"
         f"  Token:     {result.token}\n"
         f"  DSN:       {result.dsn}\n"
@@ -158,7 +169,7 @@ async def _serve_with(settings: Settings, host: str, port: int, sandboxes: list[
 def run_demo(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> int:
     if settings.public_url == Settings.model_fields["public_url"].default:
         settings = settings.model_copy(update={"public_url": f"http://{host}:{port}"})
-    upgrade(settings.database_url)
+    upgrade(settings.database_url, quiet=True)
     # The banner is what a newcomer needs to read; per-job lines would bury it.
     for name in ("conduit.jobs", "httpx", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)

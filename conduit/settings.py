@@ -21,6 +21,8 @@ DEFAULT_DATA_DIR = Path(".conduit")
 # Values that look like configuration but protect nothing; refused in production.
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "development", "test"})
 MIN_SECRET_LENGTH = 32
+# The largest per-minute quota: beyond it a limit would no longer be distinguishable from none.
+MAX_RATE_LIMIT = 1_000_000_000
 
 
 class ConfigurationError(RuntimeError):
@@ -156,12 +158,25 @@ class Settings(BaseSettings):
     # trickling in) can hold: put a proxy with header timeouts in front for the rest.
     http_max_connections: int = 1000
 
+    # The console's session cookie is Secure unless this says otherwise: "auto" leaves the flag off only
+    # for plain http to a loopback address, or plain http outside production; true or false force it.
+    cookie_secure: Literal["auto"] | bool = "auto"
+
+    # "json": one JSON object per log line, with the request and trace ids (conduit.logs). Traces are
+    # configured by the standard OTEL_* variables instead (conduit.tracing).
+    log_format: Literal["text", "json"] = "text"
+
     # The bearer token `/metrics` requires; unset, `/metrics` answers 404.
     metrics_token: str | None = Field(default=None, repr=False)
 
     # Ingest guards, the same order of magnitude as Sentry's relay.
     ingest_max_compressed_bytes: int = 1 * 1024 * 1024
     ingest_max_decompressed_bytes: int = 10 * 1024 * 1024
+
+    # Quotas, per minute: events one DSN key may send (a project may set its own), requests one API token
+    # may make. 0 is no limit. Shared by every process through Redis when `redis_url` is set.
+    ingest_rate_limit: int = Field(default=0, ge=0, le=MAX_RATE_LIMIT)
+    api_rate_limit: int = Field(default=0, ge=0, le=MAX_RATE_LIMIT)
 
     @model_validator(mode="before")
     @classmethod

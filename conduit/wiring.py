@@ -9,6 +9,7 @@ order they are called in carries no meaning.
 
 from __future__ import annotations
 
+import conduit.apps.jobs
 import conduit.events.broker
 import conduit.events.publish
 import conduit.jobs.maintenance

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from conduit.apps.analytics import record_change
 from conduit.auth import credentials, tokens
 from conduit.db.base import utcnow
 from conduit.db.models import (
@@ -23,6 +24,7 @@ from conduit.db.models import (
     AppKind,
     AppToken,
     AppWebhookSecret,
+    InstallChange,
 )
 from conduit.egress import WebhookURLError, check_url, parse_url
 from conduit.errors import Invalid
@@ -62,6 +64,8 @@ class AppSpec:
     webhook_timeout: float = DEFAULT_TIMEOUT
     rate_limit_per_second: int = 10
     max_in_flight: int = 10
+    # Strict order: one delivery at a time, oldest first; a failing one holds back the rest.
+    fifo: bool = False
     # The app is a tracker: the base URL of the in-house tracker contract its service speaks.
     tracker_url: str | None = None
 
@@ -139,8 +143,38 @@ async def validate(runtime: Runtime, spec: AppSpec) -> AppSpec:
         timeout,
         spec.rate_limit_per_second,
         spec.max_in_flight,
-        tracker_url,
+        fifo=bool(spec.fifo),
+        tracker_url=tracker_url,
     )
+
+
+def update_delivery(
+    app: App,
+    *,
+    fifo: bool | None = None,
+    max_in_flight: int | None = None,
+    rate_limit_per_second: int | None = None,
+    webhook_timeout: float | None = None,
+) -> None:
+    """Change how deliveries are sent to the app's endpoint; what is not given stays as it is. The next
+    drain of the endpoint goes by the new settings."""
+    if rate_limit_per_second is not None and not 1 <= rate_limit_per_second <= MAX_RATE:
+        raise InvalidApp(f"rateLimitPerSecond must be 1 to {MAX_RATE}", "rateLimitPerSecond")
+    if max_in_flight is not None and not 1 <= max_in_flight <= MAX_IN_FLIGHT:
+        raise InvalidApp(f"maxInFlight must be 1 to {MAX_IN_FLIGHT}", "maxInFlight")
+    if webhook_timeout is not None:
+        try:
+            webhook_timeout = validate_timeout(webhook_timeout)
+        except ValueError as exc:
+            raise InvalidApp(str(exc), "webhookTimeoutSeconds") from None
+    if fifo is not None:
+        app.fifo = fifo
+    if max_in_flight is not None:
+        app.max_in_flight = max_in_flight
+    if rate_limit_per_second is not None:
+        app.rate_limit_per_second = rate_limit_per_second
+    if webhook_timeout is not None:
+        app.webhook_timeout = webhook_timeout
 
 
 def add_webhook_secret(session: AsyncSession, runtime: Runtime, app: App) -> str:
@@ -171,6 +205,7 @@ async def create_app(session: AsyncSession, runtime: Runtime, owner_id: int, spe
         webhook_timeout=spec.webhook_timeout,
         rate_limit_per_second=spec.rate_limit_per_second,
         max_in_flight=spec.max_in_flight,
+        fifo=spec.fifo,
         consecutive_failures=0,
         tracker_url=spec.tracker_url,
     )
@@ -188,6 +223,7 @@ async def create_app(session: AsyncSession, runtime: Runtime, owner_id: int, spe
         )
         session.add(installation)
         await session.flush()
+        await record_change(session, installation, InstallChange.INSTALLED)
     return CreatedApp(app, client_secret, webhook_secret, installation)
 
 
@@ -256,6 +292,7 @@ async def install(
             )
         )
     ).scalar_one_or_none()
+    was = None if inst is None else inst.status
     if inst is None:
         installed = await session.scalar(
             select(func.count())
@@ -275,6 +312,8 @@ async def install(
     if status is AppInstallationStatus.INSTALLED and inst.installed_at is None:
         inst.installed_at = now
     await session.flush()
+    if status is AppInstallationStatus.INSTALLED and was in (None, AppInstallationStatus.UNINSTALLED):
+        await record_change(session, inst, InstallChange.INSTALLED)
     code = credentials.generate(credentials.GRANT_CODE)
     expires_at = now + GRANT_LIFETIME
     session.add(AppGrant(installation_id=inst.id, code_hash=credentials.digest(code), expires_at=expires_at))
@@ -300,6 +339,8 @@ async def uninstall(
         return
     now = utcnow()
     resource = installation_resource(inst)
+    if inst.status is AppInstallationStatus.INSTALLED:
+        await record_change(session, inst, InstallChange.UNINSTALLED)
     inst.status = AppInstallationStatus.UNINSTALLED
     inst.uninstalled_at = now
     await session.execute(

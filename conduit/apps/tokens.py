@@ -21,10 +21,19 @@ import orjson
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from conduit.apps.analytics import record_change
 from conduit.auth import credentials
 from conduit.auth.bearer import REFRESH_GRACE
 from conduit.db.base import utcnow
-from conduit.db.models import App, AppGrant, AppInstallation, AppInstallationStatus, AppKind, AppToken
+from conduit.db.models import (
+    App,
+    AppGrant,
+    AppInstallation,
+    AppInstallationStatus,
+    AppKind,
+    AppToken,
+    InstallChange,
+)
 from conduit.errors import ConduitError
 from conduit.runtime import Runtime
 
@@ -132,6 +141,7 @@ async def exchange_code(session: AsyncSession, runtime: Runtime, app: App, code:
         # Exchanging the code is how an app that verifies installs confirms it.
         inst.status = AppInstallationStatus.INSTALLED
         inst.installed_at = now
+        await record_change(session, inst, InstallChange.INSTALLED)
     row, pair = _new_row(runtime, inst, grant.id)
     session.add(row)
     await session.commit()

@@ -31,6 +31,9 @@ class Viewer:
     scopes: tuple[str, ...]
     app_installation_id: int | None = None
     app_id: int | None = None
+    # A member signed in to the console (conduit.auth.sessions), and the session they use.
+    member_id: int | None = None
+    session_id: int | None = None
 
     def can(self, scope: str) -> bool:
         return tokens.grants(self.scopes, scope)
@@ -40,6 +43,8 @@ class Viewer:
         """Who is acting, as event payloads name it."""
         if self.app_id is not None:
             return {"type": "app", "id": encode("App", self.app_id)}
+        if self.member_id is not None:
+            return {"type": "member", "id": encode("Member", self.member_id)}
         return {"type": "api_token", "id": encode("ApiToken", self.token_id or 0)}
 
 

@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeGuard
 
 from conduit.connectors.api import Api
 from conduit.connectors.catalog import Provider
@@ -45,6 +45,8 @@ class TicketDraft:
     summary: str  # plain text; each tracker renders it in its own format
     issue_url: str
     exception: str | None = None  # the latest exception, quoted as a code block
+    # Label names; each connector puts them on the ticket its tracker's way (see its `create_ticket`).
+    labels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,9 +132,10 @@ class Connector(ABC):
     @abstractmethod
     def deleted(self, key: str, known: TicketRecord | None) -> TicketRecord: ...
 
-    async def webhook_ticket(self, record: TicketRecord) -> TicketRecord:
+    async def webhook_ticket(self, record: TicketRecord, known: TicketRecord | None = None) -> TicketRecord:
         """The ticket a webhook's change is applied as. Most trackers send the whole ticket with each
-        delivery, which is `record`; one whose deliveries name only what changed reads it here."""
+        delivery, which is `record`; one whose deliveries name only what changed completes it from
+        `known` (the stored copy) where that is enough, or reads it here."""
         return record
 
     async def changed_since(self, scope: str, since: datetime) -> list[TicketRecord] | None:
@@ -145,8 +148,14 @@ class Connector(ABC):
 
     @abstractmethod
     async def set_status(
-        self, key: str, resolved: bool, config: SyncConfig | None = None
-    ) -> TicketRecord: ...
+        self,
+        key: str,
+        resolved: bool,
+        config: SyncConfig | None = None,
+        known: TicketRecord | None = None,
+    ) -> TicketRecord:
+        """Resolve or reopen the ticket. `known` is the stored copy: a tracker whose move depends on
+        the ticket's state may move it from there in one call, and reads it first when it cannot."""
 
     @abstractmethod
     async def statuses(self, scopes: Sequence[str]) -> list[str]:
@@ -192,6 +201,20 @@ class Connector(ABC):
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookChange:
         """A verified delivery, understood; raises WebhookRejected when it is malformed."""
         ...
+
+
+def moves_from(
+    known: TicketRecord | None, key: str, resolved: bool, config: SyncConfig
+) -> TypeGuard[TicketRecord]:
+    """Whether the stored copy of `key` says a status change has to move it, so a tracker that can
+    move it from the stored state in one call may try (a stored copy that says there is nothing to do
+    is not trusted for that: the ticket is read)."""
+    return (
+        known is not None
+        and not known.deleted
+        and known.key == key
+        and config.is_resolved(known.status, known.status_category) != resolved
+    )
 
 
 def same_signature(expected: str, given: str | None) -> bool:

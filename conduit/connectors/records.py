@@ -38,9 +38,17 @@ class TicketRecord:
     # The tracker's stable id for the ticket (a GitHub issue id, a Jira issue id, a Linear UUID, a
     # GitLab global id, a Shortcut story id): it stays when the ticket moves and its key changes.
     tracker_id: str | None = None
+    # Set when a webhook's delivery named only what changed: the fields it gave. The rest are the
+    # stored copy's (`completed`), or the ticket is read.
+    given: tuple[str, ...] | None = None
 
     def confirmed(self) -> TicketRecord:
         return replace(self, not_modified=True)
+
+    def completed(self, known: TicketRecord) -> TicketRecord:
+        """The stored copy with what this partial record gave."""
+        values = {name: getattr(self, name) for name in self.given or ()}
+        return replace(known, **values, etag=None, not_modified=False, given=None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,12 @@ from conduit.jobs import outbox
 PUBLISH_KIND = "events.publish"
 
 
+def publish_key(organization_id: int) -> str:
+    """An organization's events are published in order, and the job publishing one takes the rest
+    queued behind it (conduit.events.publish)."""
+    return f"events:org:{organization_id}"
+
+
 def emit(
     session: AsyncSession,
     event_type: str,
@@ -31,4 +37,6 @@ def emit(
         "actor": actor or {"type": "system"},
         "data": data,
     }
-    return outbox.add(session, PUBLISH_KIND, payload, organization_id=organization_id)
+    return outbox.add(
+        session, PUBLISH_KIND, payload, organization_id=organization_id, key=publish_key(organization_id)
+    )

@@ -8,6 +8,7 @@ published, scoped to the event's organization, in the shape the catalog's schema
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,6 +59,40 @@ async def expand(
             raise ResourceGone(f"comment {data['comment_id']} no longer exists")
         return {"comment": comment_resource(comment)}
     return data
+
+
+def _names_issue(event_type: str, data: dict[str, Any]) -> bool:
+    return event_type.startswith("issue.") and "issue" not in data and isinstance(data.get("issue_id"), int)
+
+
+async def expand_many(
+    session: AsyncSession, items: Sequence[tuple[int, str, dict[str, Any]]]
+) -> list[dict[str, Any] | ResourceGone]:
+    """`expand` for many events, (organization id, type, data) each: the issues they name are read in
+    one query per organization. A `ResourceGone` in the result stands for an event with nothing to send."""
+    wanted: dict[int, set[int]] = {}
+    for organization_id, event_type, data in items:
+        if _names_issue(event_type, data):
+            wanted.setdefault(organization_id, set()).add(data["issue_id"])
+    issues = {
+        organization_id: await TenantScope(session, organization_id).get_many(Issue, sorted(ids))
+        for organization_id, ids in wanted.items()
+    }
+    out: list[dict[str, Any] | ResourceGone] = []
+    for organization_id, event_type, data in items:
+        if _names_issue(event_type, data):
+            issue = issues[organization_id].get(data["issue_id"])
+            out.append(
+                {"issue": issue_resource(issue)}
+                if issue is not None
+                else ResourceGone(f"issue {data['issue_id']} no longer exists")
+            )
+            continue
+        try:
+            out.append(await expand(session, organization_id, event_type, data))
+        except ResourceGone as gone:
+            out.append(gone)
+    return out
 
 
 def comment_resource(comment: Comment) -> dict[str, Any]:

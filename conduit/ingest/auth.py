@@ -3,11 +3,19 @@
 SDKs send the public key in one of three places: the ``X-Sentry-Auth`` header (or ``Authorization:
 Sentry ...``), the ``sentry_key`` query parameter (browsers, which cannot always set headers), or the
 ``dsn`` in an envelope's header.
+
+Every event carries its key, so what a key resolves to is cached per process (`KeyCache`, one per
+runtime) for `KEY_CACHE_SECONDS`. A change made in this process (`forget_key` when a key is disabled,
+`forget_project` when a project's quota changes) takes effect on the next event; other processes see
+it once their entry expires, so a disabled key stops working everywhere within `KEY_CACHE_SECONDS`.
+Unknown keys are not cached: a new key works at once, and a client guessing keys costs what it did.
 """
 
 from __future__ import annotations
 
 import re
+import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -15,8 +23,9 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from conduit.db.models import ProjectKey
+from conduit.db.models import Project, ProjectKey
 from conduit.ingest.errors import BadRequest, Unauthorized, WrongProject
+from conduit.runtime import Resource, Runtime
 
 _KEY = re.compile(r"[0-9a-zA-Z_-]{1,32}")
 # Bounded by length first so int() never meets a 10k-digit string; the value is checked against the
@@ -35,6 +44,10 @@ class KeyOwner:
 
     organization_id: int
     project_id: int
+    # The key itself: what its quota is counted by.
+    public_key: str
+    # The project's events per minute per key; None defers to the operator's default.
+    rate_limit: int | None = None
 
 
 def parse_auth_header(value: str) -> dict[str, str]:
@@ -89,21 +102,120 @@ def parse_project_id(raw: str) -> int:
     return int(raw)
 
 
-async def authenticate(session: AsyncSession, project_id: int, public_key: str | None) -> KeyOwner:
-    """Check the key against the project in the URL.
-
-    Whether the project exists plays no part in the answer, so a caller learns nothing about it.
-    """
+def _check_form(public_key: str | None) -> str:
     if not public_key:
         raise Unauthorized(MISSING)
     if not _KEY.fullmatch(public_key):
         raise Unauthorized("malformed sentry_key")
-    stmt = select(ProjectKey.organization_id, ProjectKey.project_id).where(
-        ProjectKey.public_key == public_key, ProjectKey.is_active.is_(True)
+    return public_key
+
+
+def _check_project(owner: KeyOwner, project_id: int) -> KeyOwner:
+    if owner.project_id != project_id:
+        raise WrongProject(f"this DSN key does not belong to project {project_id}")
+    return owner
+
+
+async def _lookup(session: AsyncSession, public_key: str) -> KeyOwner:
+    stmt = (
+        select(ProjectKey.organization_id, ProjectKey.project_id, Project.ingest_rate_limit)
+        .join(Project, Project.id == ProjectKey.project_id)
+        .where(ProjectKey.public_key == public_key, ProjectKey.is_active.is_(True))
     )
     row = (await session.execute(stmt)).one_or_none()
     if row is None:
         raise Unauthorized("unknown or disabled DSN key")
-    if row.project_id != project_id:
-        raise WrongProject(f"this DSN key does not belong to project {project_id}")
-    return KeyOwner(organization_id=row.organization_id, project_id=row.project_id)
+    return KeyOwner(
+        organization_id=row.organization_id,
+        project_id=row.project_id,
+        public_key=public_key,
+        rate_limit=row.ingest_rate_limit,
+    )
+
+
+async def authenticate(session: AsyncSession, project_id: int, public_key: str | None) -> KeyOwner:
+    """Check the key against the project in the URL, reading the database.
+
+    Whether the project exists plays no part in the answer, so a caller learns nothing about it.
+    """
+    return _check_project(await _lookup(session, _check_form(public_key)), project_id)
+
+
+# How long another process may go on accepting a key disabled (or a quota changed) elsewhere.
+KEY_CACHE_SECONDS = 5.0
+# Keys held at most; the least recently used goes first. One entry is about 200 bytes.
+KEY_CACHE_SIZE = 10_000
+
+
+class KeyCache:
+    """Valid keys → their owner, each for `ttl` seconds after it was read (monotonic clock), at most
+    `size` of them."""
+
+    def __init__(self, ttl: float = KEY_CACHE_SECONDS, size: int = KEY_CACHE_SIZE) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._entries: OrderedDict[str, tuple[float, KeyOwner]] = OrderedDict()
+        # Bumped by every forget: a read that started before one may be stale, so it is not kept.
+        self.generation = 0
+
+    def get(self, public_key: str) -> KeyOwner | None:
+        entry = self._entries.get(public_key)
+        if entry is None:
+            return None
+        read_at, owner = entry
+        if time.monotonic() - read_at >= self.ttl:
+            del self._entries[public_key]
+            return None
+        self._entries.move_to_end(public_key)
+        return owner
+
+    def put(self, owner: KeyOwner, generation: int | None = None) -> None:
+        """Keep `owner`, unless something was forgotten since `generation` (when the read began)."""
+        if generation is not None and generation != self.generation:
+            return
+        self._entries[owner.public_key] = (time.monotonic(), owner)
+        self._entries.move_to_end(owner.public_key)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+    def forget_key(self, public_key: str) -> None:
+        self.generation += 1
+        self._entries.pop(public_key, None)
+
+    def forget_project(self, project_id: int) -> None:
+        self.generation += 1
+        for key in [k for k, (_, owner) in self._entries.items() if owner.project_id == project_id]:
+            del self._entries[key]
+
+    def clear(self) -> None:
+        self.generation += 1
+        self._entries.clear()
+
+
+KEY_CACHE: Resource[KeyCache] = Resource("ingest key cache", make=lambda _runtime: KeyCache())
+
+
+async def owner_of(runtime: Runtime, project_id: int, public_key: str | None) -> KeyOwner:
+    """`authenticate`, answered from this runtime's `KeyCache` while the entry lives."""
+    key = _check_form(public_key)
+    cache = runtime.get(KEY_CACHE)
+    owner = cache.get(key)
+    if owner is None:
+        generation = cache.generation
+        # A short session of its own: no connection is held while a slow client uploads its body.
+        async with runtime.sessions() as session:
+            owner = await _lookup(session, key)
+        cache.put(owner, generation)
+    return _check_project(owner, project_id)
+
+
+def forget_key(runtime: Runtime, public_key: str) -> None:
+    """Call once a change to the key (disabled, deleted) is committed: this process stops using it now."""
+    if (cache := runtime.find(KEY_CACHE)) is not None:
+        cache.forget_key(public_key)
+
+
+def forget_project(runtime: Runtime, project_id: int) -> None:
+    """Call once a change to the project (its quota, its keys) is committed: the next event reads it."""
+    if (cache := runtime.find(KEY_CACHE)) is not None:
+        cache.forget_project(project_id)

@@ -7,10 +7,13 @@ IngestError            any refusal; carries an HTTP status and a detail for the 
 ├── WrongProject       403: a valid key used for a project it does not belong to          (Forbidden)
 ├── RequestTimeout     408: the body did not arrive within the server's deadline          (Invalid)
 ├── PayloadTooLarge    413: a size limit was crossed, compressed or decompressed          (Invalid)
-└── UnsupportedEncoding 415: a Content-Encoding this server cannot decode                (Invalid)
+├── UnsupportedEncoding 415: a Content-Encoding this server cannot decode                (Invalid)
+└── RateLimited        429: the DSN key is over its quota; its headers say how long to back off
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from conduit.errors import ConduitError, Forbidden, Invalid
 
@@ -20,9 +23,11 @@ class IngestError(ConduitError):
     # The `reason` label of conduit_ingest_events_dropped_total.
     reason = "bad_request"
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
+        # Sent with the refusal, beside the detail.
+        self.headers: Mapping[str, str] = headers or {}
 
 
 class BadRequest(IngestError, Invalid):
@@ -51,6 +56,11 @@ class RequestTimeout(IngestError, Invalid):
 class PayloadTooLarge(IngestError, Invalid):
     status_code = 413
     reason = "too_large"
+
+
+class RateLimited(IngestError):
+    status_code = 429
+    reason = "rate_limited"
 
 
 class UnsupportedEncoding(IngestError, Invalid):

@@ -16,12 +16,12 @@ from starlette.routing import BaseRoute, Route
 from conduit import metrics
 from conduit.db.base import utcnow
 from conduit.ingest import envelope as envelope_format
+from conduit.ingest import quota, store
 from conduit.ingest.auth import (
     MISSING,
-    KeyOwner,
-    authenticate,
     key_from_dsn,
     key_from_request,
+    owner_of,
     parse_project_id,
 )
 from conduit.ingest.body import read_limited
@@ -29,7 +29,6 @@ from conduit.ingest.decompress import decode, legacy_store_body
 from conduit.ingest.errors import BadRequest, ClientGone, IngestError, Unauthorized
 from conduit.ingest.jsonbody import parse_object
 from conduit.ingest.normalize import normalize, normalize_event_id
-from conduit.ingest.store import store_event
 from conduit.runtime import Runtime
 
 log = logging.getLogger("conduit.ingest")
@@ -48,12 +47,6 @@ PREFLIGHT_HEADERS = {
     ),
     "Access-Control-Max-Age": "3600",
 }
-
-
-async def _authenticate(runtime: Runtime, project_id: int, key: str | None) -> KeyOwner:
-    # A short session of its own: no connection is held while a slow client uploads its body.
-    async with runtime.sessions() as session:
-        return await authenticate(session, project_id, key)
 
 
 def _event_item(env: envelope_format.Envelope) -> envelope_format.Item | None:
@@ -76,14 +69,14 @@ async def _ingest(request: Request, *, is_envelope: bool) -> dict[str, Any]:
     project_id = parse_project_id(request.path_params["project_id"])
     key = key_from_request(request.headers, request.query_params)
     # Checked before the body is read when possible, so an unauthenticated client cannot make us inflate.
-    owner = await _authenticate(runtime, project_id, key) if key else None
+    owner = await owner_of(runtime, project_id, key) if key else None
     body = await _read(request, runtime)
     header_event_id: str | None = None
     if is_envelope:
         env = envelope_format.parse(body)
         header_event_id = normalize_event_id(env.headers.get("event_id"))
         if owner is None:
-            owner = await _authenticate(runtime, project_id, key_from_dsn(env.headers.get("dsn")))
+            owner = await owner_of(runtime, project_id, key_from_dsn(env.headers.get("dsn")))
         item = _event_item(env)
         if item is None:
             return {"id": header_event_id} if header_event_id else {}
@@ -94,7 +87,9 @@ async def _ingest(request: Request, *, is_envelope: bool) -> dict[str, Any]:
         limit = runtime.settings.ingest_max_decompressed_bytes
         payload = parse_object(legacy_store_body(body, limit), "event payload")
     event = normalize(payload, utcnow(), fallback_event_id=header_event_id)
-    stored = await store_event(runtime.sessions, owner, event)
+    await quota.check(runtime, owner)
+    # Answered once the event is committed: an SDK that got its 200 never has to send it again.
+    stored = await store.store(runtime, owner, event)
     if stored.stored:
         metrics.EVENTS_INGESTED.inc()
     else:
@@ -119,7 +114,7 @@ async def _respond(request: Request, *, is_envelope: bool) -> Response:
         return Response(status_code=exc.status_code, headers=CORS_HEADERS)
     except IngestError as exc:
         metrics.EVENTS_DROPPED.labels(exc.reason).inc()
-        headers = {**CORS_HEADERS, "X-Sentry-Error": _header_safe(exc.detail)}
+        headers = {**CORS_HEADERS, **exc.headers, "X-Sentry-Error": _header_safe(exc.detail)}
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
     except Exception:
         metrics.EVENTS_DROPPED.labels("internal_error").inc()

@@ -8,6 +8,8 @@ MAX_STRING = 1024
 MAX_ITEMS = 50
 MAX_DEPTH = 6
 ELLIPSIS = "..."
+# Mapping keys are names, not content: they get less room than values.
+_MAX_KEY = 200
 
 
 def text(value: str, limit: int = MAX_STRING) -> str:
@@ -34,11 +36,23 @@ def value(obj: Any, *, depth: int = MAX_DEPTH, string: int = MAX_STRING, items: 
             if i >= items:
                 out["..."] = f"[trimmed: {len(obj) - items} more keys]"
                 break
-            out[text(str(k), 200)] = value(v, depth=depth - 1, string=string, items=items)
+            key = k if type(k) is str and len(k) <= _MAX_KEY else text(str(k), _MAX_KEY)
+            out[key] = _child(v, depth, string, items)
         return out
     if isinstance(obj, list | tuple):
-        kept = [value(v, depth=depth - 1, string=string, items=items) for v in obj[:items]]
+        kept = [_child(v, depth, string, items) for v in obj[:items]]
         if len(obj) > items:
             kept.append(f"[trimmed: {len(obj) - items} more items]")
         return kept
     return text(repr(obj), string)
+
+
+def _child(v: Any, depth: int, string: int, items: int) -> Any:
+    # Most of a payload is short strings and numbers: they are answered here, without a call of
+    # `value` each, which is most of what trimming an event costs.
+    kind = type(v)
+    if kind is str:
+        return v if len(v) <= string else text(v, string)
+    if v is None or kind is int or kind is float or kind is bool:
+        return v
+    return value(v, depth=depth - 1, string=string, items=items)

@@ -115,6 +115,21 @@ class Run:
     started_at: datetime
     # When the row was due: started_at - run_after is how long it waited for a runner.
     run_after: datetime | None = None
+    # The trace context the row was written in, for the job's span (None when it was not traced).
+    traceparent: str | None = None
+
+
+_RUN_COLUMNS = (
+    C.id,
+    C.kind,
+    C.payload,
+    C.organization_id,
+    C.key,
+    C.attempts,
+    C.created_at,
+    C.run_after,
+    C.traceparent,
+)
 
 
 @functools.cache
@@ -132,7 +147,7 @@ def _start(kinds: tuple[str, ...]) -> Update:
         .values(
             state=S.RUNNING, attempts=C.attempts + 1, started_at=_when("p_now"), lease_expires_at=lease_end
         )
-        .returning(C.id, C.kind, C.payload, C.organization_id, C.key, C.attempts, C.created_at, C.run_after)
+        .returning(*_RUN_COLUMNS)
     )
 
 
@@ -152,8 +167,10 @@ async def start_runs(
     params.update({f"p_lease_{i}": now + leases[k] for i, k in enumerate(kinds)})
     result = await conn.execute(_start(kinds), params)
     return {
-        row_id: Run(row_id, kind, payload or {}, organization_id, key, attempts, created_at, now, run_after)
-        for row_id, kind, payload, organization_id, key, attempts, created_at, run_after in result
+        row_id: Run(
+            row_id, kind, payload or {}, organization_id, key, attempts, created_at, now, run_after, tp
+        )
+        for row_id, kind, payload, organization_id, key, attempts, created_at, run_after, tp in result
     }
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from conduit import metrics
+from conduit import metrics, tracing
 from conduit.db.base import utcnow
 from conduit.db.models import OutboxState
 from conduit.jobs import claims
@@ -117,18 +117,21 @@ class Executor:
             resources=self.resources,
         )
         args = run.payload.get(ARGS, []) if isinstance(run.payload.get(ARGS), list) else []
-        jlog.info("started (attempt %d/%d)", run.attempt, spec.max_tries)
-        try:
-            # A timeout scope rather than wait_for: no extra task per job.
-            async with asyncio.timeout(spec.timeout):
-                await spec.func(ctx, *args)
-        except asyncio.CancelledError:
-            # The process is stopping: give the row back untouched, it was not the job's fault.
-            await self._give_back(run, jlog)
-            raise
-        except Exception as exc:
-            return await self._settle(run, jlog, spec, exc)
-        return await self._settle(run, jlog, spec, None)
+        # The trace of whatever wrote the row goes on here (nothing, when tracing is off).
+        with tracing.job_span(run.kind, run.id, run.attempt, run.traceparent):
+            jlog.info("started (attempt %d/%d)", run.attempt, spec.max_tries)
+            try:
+                # A timeout scope rather than wait_for: no extra task per job.
+                async with asyncio.timeout(spec.timeout):
+                    await spec.func(ctx, *args)
+            except asyncio.CancelledError:
+                # The process is stopping: give the row back untouched, it was not the job's fault.
+                await self._give_back(run, jlog)
+                raise
+            except Exception as exc:
+                tracing.job_failed(exc)
+                return await self._settle(run, jlog, spec, exc)
+            return await self._settle(run, jlog, spec, None)
 
     async def _settle(
         self,

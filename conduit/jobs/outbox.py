@@ -17,6 +17,7 @@ from conduit.db.base import utcnow
 from conduit.db.models import OutboxRow
 from conduit.jobs import wakeup
 from conduit.jobs.registry import registry
+from conduit.tracing import current_traceparent
 
 ARGS = "args"
 # What a job argument may be: anything JSON holds.
@@ -42,6 +43,7 @@ def add(
         organization_id=organization_id,
         key=key,
         run_after=run_after or utcnow(),
+        traceparent=current_traceparent(),
     )
     session.add(row)
     # After commit, the dispatchers of this engine are woken (see conduit.jobs.wakeup).

@@ -18,6 +18,7 @@ from conduit.jobs.registry import Registry, load, registry
 from conduit.jobs.service import JOBS, JobService
 from conduit.runtime import Runtime
 from conduit.settings import Settings
+from conduit.tracing import install as install_tracing
 
 log = logging.getLogger("conduit.jobs.worker")
 EXECUTOR = "conduit_executor"
@@ -70,6 +71,7 @@ def build_worker(
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         runtime = Runtime.create(settings)
+        install_tracing(runtime.engine)
         service = JobService(runtime, js, RedisQueue(ctx["redis"], js.queue_name), jobs)
         ctx[SERVICE] = service
         ctx[EXECUTOR] = service.executor(resources={"redis": ctx["redis"]})

@@ -17,7 +17,7 @@ from strawberry.tools import merge_types
 
 from conduit.resolvers.apps import AppMutation, AppQuery
 from conduit.resolvers.comments import CommentMutation
-from conduit.resolvers.deliveries import DeliveryMutation
+from conduit.resolvers.deliveries import DeliveryMutation, DeliveryQuery
 from conduit.resolvers.installations import InstallationMutation, InstallationQuery
 from conduit.resolvers.issues import IssueMutation
 from conduit.resolvers.jobs import JobMutation, JobQuery
@@ -26,6 +26,7 @@ from conduit.resolvers.members import MemberMutation
 from conduit.resolvers.projects import ProjectMutation
 from conduit.resolvers.queries import RootQuery
 from conduit.resolvers.rules import RuleMutation, RuleQuery
+from conduit.resolvers.sessions import SessionMutation, SessionQuery
 from conduit.resolvers.subscriptions import EventSubscription
 from conduit.resolvers.tokens import TokenMutation
 from conduit.runtime import Runtime
@@ -33,9 +34,19 @@ from conduit.schema import FEDERATION_VERSION, ConduitSchema, guards, http
 from conduit.schema.issues import Event
 from conduit.schema.organization import ApiToken, Member
 from conduit.schema.permissions import enforce_scopes
+from conduit.tracing import graphql_extensions as tracing_extensions
 
 # The order of the pieces is the order of the root fields in the SDL (schema.graphql).
-QUERIES = (RootQuery, JobQuery, InstallationQuery, LinkQuery, AppQuery, RuleQuery)
+QUERIES = (
+    RootQuery,
+    JobQuery,
+    InstallationQuery,
+    LinkQuery,
+    AppQuery,
+    RuleQuery,
+    SessionQuery,
+    DeliveryQuery,
+)
 MUTATIONS = (
     ProjectMutation,
     IssueMutation,
@@ -48,6 +59,7 @@ MUTATIONS = (
     DeliveryMutation,
     CommentMutation,
     RuleMutation,
+    SessionMutation,
 )
 
 
@@ -67,4 +79,5 @@ def build_schema(extensions: Sequence[Any] = ()) -> ConduitSchema:
 
 def graphql_routes(runtime: Runtime) -> list[BaseRoute]:
     """`/graphql` for HTTP and WebSocket, with the guards configured from the runtime's settings."""
-    return http.routes(runtime, build_schema(extensions=guards.extensions(runtime.settings)))
+    extensions = [*guards.extensions(runtime.settings), *tracing_extensions()]
+    return http.routes(runtime, build_schema(extensions=extensions))

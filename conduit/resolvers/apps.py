@@ -39,6 +39,11 @@ class CreateAppInput:
     webhook_timeout_seconds: float = DEFAULT_TIMEOUT
     rate_limit_per_second: int = 10
     max_in_flight: int = 10
+    fifo: bool = strawberry.field(
+        default=False,
+        description="Strict order: deliveries go one at a time, oldest first, and one failing holds back "
+        "the rest until it succeeds or runs out of attempts. Otherwise up to `maxInFlight` go at once.",
+    )
     tracker_url: str | None = strawberry.field(
         default=None,
         description="Makes the app a tracker: the base URL of the in-house tracker contract "
@@ -55,6 +60,25 @@ class CreateAppPayload:
     installation: AppInstallation | None = strawberry.field(
         description="For an internal app, its installation in this organization."
     )
+
+
+@strawberry.input(
+    description="How deliveries are sent to the app's endpoint; fields left out stay as they are."
+)
+class UpdateAppDeliveryInput:
+    fifo: bool | None = strawberry.field(
+        default=None,
+        description="Strict order: one delivery at a time, oldest first, a failing one holding back "
+        "the rest.",
+    )
+    max_in_flight: int | None = None
+    rate_limit_per_second: int | None = None
+    webhook_timeout_seconds: float | None = None
+
+
+@strawberry.type
+class UpdateAppDeliveryPayload:
+    app: App
 
 
 @strawberry.type
@@ -92,6 +116,10 @@ class SendTestEventPayload:
 
 CreateAppResult = Annotated[
     CreateAppPayload | ValidationError | ForbiddenError, strawberry.union("CreateAppResult")
+]
+UpdateAppDeliveryResult = Annotated[
+    UpdateAppDeliveryPayload | NotFoundError | ValidationError | ForbiddenError,
+    strawberry.union("UpdateAppDeliveryResult"),
 ]
 RotateAppSecretResult = Annotated[
     RotateAppSecretPayload | NotFoundError | ForbiddenError, strawberry.union("RotateAppSecretResult")
@@ -189,6 +217,7 @@ class AppMutation:
             webhook_timeout=input.webhook_timeout_seconds,
             rate_limit_per_second=input.rate_limit_per_second,
             max_in_flight=input.max_in_flight,
+            fifo=input.fifo,
             tracker_url=input.tracker_url,
         )
         runtime = info.context.runtime
@@ -221,6 +250,29 @@ class AppMutation:
             secret = service.rotate_client_secret(app)
             await session.commit()
         return RotateAppSecretPayload(app=App.from_model(app), client_secret=secret)
+
+    @strawberry.mutation(description="Change how deliveries are sent to the app's endpoint.")
+    async def update_app_delivery(
+        self, info: Info, app_id: strawberry.ID, input: UpdateAppDeliveryInput
+    ) -> UpdateAppDeliveryResult:
+        if err := forbidden(info, "app:write"):
+            return err
+        async with info.context.runtime.sessions() as session:
+            app = await _owned_app(info, session, app_id)
+            if app is None:
+                return NotFoundError(message="app not found")
+            try:
+                service.update_delivery(
+                    app,
+                    fifo=input.fifo,
+                    max_in_flight=input.max_in_flight,
+                    rate_limit_per_second=input.rate_limit_per_second,
+                    webhook_timeout=input.webhook_timeout_seconds,
+                )
+            except errors.Invalid as exc:
+                return user_error(exc)
+            await session.commit()
+        return UpdateAppDeliveryPayload(app=App.from_model(app))
 
     @strawberry.mutation(
         description="New webhook signing secret; the previous one keeps signing for 24 hours."

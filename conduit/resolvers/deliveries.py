@@ -1,6 +1,7 @@
 """Acting on the delivery log: re-sending one delivery, recovering an endpoint (the app's owner only).
 
-Reading the log is a field of `App` and `AppInstallation` (conduit.schema.deliveries)."""
+Reading the log is a field of `App` and `AppInstallation` (conduit.schema.deliveries); one delivery by its
+id, to follow its attempts, is the `delivery` root field (the app's owner only, like redelivering it)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from conduit.db.tenancy import TenantScope
 from conduit.schema.context import Info
 from conduit.schema.deliveries import Delivery
 from conduit.schema.errors import ForbiddenError, NotFoundError, ValidationError
-from conduit.schema.permissions import forbidden
+from conduit.schema.permissions import forbidden, require
 from conduit.webhooks import log
 
 
@@ -36,6 +37,23 @@ RecoverEndpointResult = Annotated[
     RecoverEndpointPayload | NotFoundError | ValidationError | ForbiddenError,
     strawberry.union("RecoverEndpointResult"),
 ]
+
+
+@strawberry.type
+class DeliveryQuery:
+    @strawberry.field(description="One delivery of an app this organization owns; null when there is none.")
+    async def delivery(self, info: Info, id: strawberry.ID) -> Delivery | None:
+        require(info, "webhook:read")
+        pk = ids.pk_or_none(id, "Delivery")
+        if pk is None:
+            return None
+        viewer_org = info.context.viewer.organization_id
+        async with info.context.runtime.sessions() as session:
+            delivery = (await session.execute(log.owned_delivery(viewer_org, pk))).scalar_one_or_none()
+            if delivery is None:
+                return None
+            attempts = await log.attempts_of(session, [delivery.id])
+        return Delivery.from_model(delivery, attempts[delivery.id], viewer_org)
 
 
 @strawberry.type

@@ -1,4 +1,4 @@
-"""Project mutations."""
+"""Project mutations: creating a project (`project:write`) and setting its quota (`admin`)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ from typing import Annotated
 import strawberry
 from sqlalchemy.exc import IntegrityError
 
+from conduit import ids, quotas
 from conduit.bootstrap import dsn_for, new_public_key, slugify
 from conduit.db import models
+from conduit.db.tenancy import TenantScope
+from conduit.ingest.auth import forget_project
 from conduit.schema.context import Info
-from conduit.schema.errors import ForbiddenError, ValidationError
+from conduit.schema.errors import ForbiddenError, NotFoundError, ValidationError
 from conduit.schema.organization import Project
 from conduit.schema.permissions import forbidden
 
@@ -29,6 +32,17 @@ class CreateProjectPayload:
 
 CreateProjectResult = Annotated[
     CreateProjectPayload | ValidationError | ForbiddenError, strawberry.union("CreateProjectResult")
+]
+
+
+@strawberry.type
+class SetProjectRateLimitPayload:
+    project: Project
+
+
+SetProjectRateLimitResult = Annotated[
+    SetProjectRateLimitPayload | ValidationError | NotFoundError | ForbiddenError,
+    strawberry.union("SetProjectRateLimitResult"),
 ]
 
 
@@ -62,3 +76,31 @@ class ProjectMutation:
             await session.commit()
         dsn = dsn_for(info.context.runtime.settings.public_url, key.public_key, project.id)
         return CreateProjectPayload(project=Project.from_model(project), dsn=dsn)
+
+    @strawberry.mutation(
+        description="Set how many events per minute each of the project's DSN keys may send (1 to "
+        f"{quotas.MAX_RATE_LIMIT}), or null for the server's default. Takes `admin`: a quota is the "
+        "operator's protection, not a project setting."
+    )
+    async def set_project_rate_limit(
+        self, info: Info, project_id: strawberry.ID, ingest_rate_limit: int | None
+    ) -> SetProjectRateLimitResult:
+        if err := forbidden(info, "admin"):
+            return err
+        if ingest_rate_limit is not None:
+            try:
+                quotas.check_limit(ingest_rate_limit)
+            except ValueError as exc:
+                return ValidationError(message=str(exc), field="ingestRateLimit")
+        pk = ids.pk_or_none(project_id, "Project")
+        if pk is None:
+            return NotFoundError(message="project not found")
+        async with info.context.runtime.sessions() as session:
+            project = await TenantScope(session, info.context.viewer.organization_id).get(models.Project, pk)
+            if project is None:
+                return NotFoundError(message="project not found")
+            project.ingest_rate_limit = ingest_rate_limit
+            await session.commit()
+            # Ingest caches each key's quota: the next event this process takes reads the new one.
+            forget_project(info.context.runtime, project.id)
+            return SetProjectRateLimitPayload(project=Project.from_model(project))

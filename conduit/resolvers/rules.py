@@ -25,6 +25,7 @@ from conduit.schema.errors import (
     ForbiddenError,
     NotFoundError,
     TrackerFailure,
+    UnknownStatusError,
     ValidationError,
     user_error,
 )
@@ -84,6 +85,11 @@ class RuleInput:
         default=None,
         description="Assign the issue (and so its ticket) to this member when the ticket is made.",
     )
+    ticket_labels: list[str] = strawberry.field(
+        default_factory=list,
+        description="Labels on the tickets the rule makes, by name (at most 10, each 1 to 50 characters, "
+        "no commas). Trackers that label by name get them as given, Jira with spaces as dashes.",
+    )
     comment_milestones: bool = True
     max_tickets_per_hour: int = 10
     enabled: bool = True
@@ -100,7 +106,7 @@ class DeleteRulePayload:
 
 
 RuleResult = Annotated[
-    RulePayload | ValidationError | NotFoundError | ForbiddenError | TrackerFailure,
+    RulePayload | ValidationError | UnknownStatusError | NotFoundError | ForbiddenError | TrackerFailure,
     strawberry.union("RuleResult"),
 ]
 DeleteRuleResult = Annotated[
@@ -138,10 +144,22 @@ def spec_of(input: RuleInput) -> RuleSpec:
         title_template=input.ticket_title,
         description_template=input.ticket_description,
         assignee_id=pk(input.assignee_id, "Member", "assigneeId"),
+        labels=tuple(input.ticket_labels),
         comment_milestones=input.comment_milestones,
         max_tickets_per_hour=input.max_tickets_per_hour,
         enabled=input.enabled,
     )
+
+
+def _saving(
+    exc: errors.ConduitError,
+) -> ValidationError | UnknownStatusError | NotFoundError | ForbiddenError | TrackerFailure:
+    """`_in_input`, with the statuses a rule's tracker lacks as their own type, listing both."""
+    if isinstance(exc, service.StatusMissing):
+        return UnknownStatusError(
+            message=exc.message, field=f"input.{exc.field}", unknown=exc.unknown, valid_statuses=exc.valid
+        )
+    return _in_input(exc)
 
 
 def _in_input(exc: errors.ConduitError) -> ValidationError | NotFoundError | ForbiddenError | TrackerFailure:
@@ -258,7 +276,7 @@ class RuleMutation:
             try:
                 row = await service.create(info.context.runtime, session, org_id, project_pk, spec_of(input))
             except errors.ConduitError as exc:
-                return _in_input(exc)
+                return _saving(exc)
             if row is None:
                 return NotFoundError(message="project not found")
             await session.commit()
@@ -275,7 +293,7 @@ class RuleMutation:
             try:
                 await service.update(info.context.runtime, session, row, spec_of(input))
             except errors.ConduitError as exc:
-                return _in_input(exc)
+                return _saving(exc)
             await session.commit()
             return RulePayload(rule=Rule.from_model(row))
 

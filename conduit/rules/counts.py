@@ -16,7 +16,7 @@ a project does not mistake a year of history for a burst.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, or_, select, update
@@ -51,15 +51,19 @@ class Counts:
     issue_id: int
     pending: int
     regressed_at: datetime | None
+    # Window sums already read in this evaluation: rules sharing a window share the query.
+    _sums: dict[datetime, int] = field(default_factory=dict, repr=False, compare=False)
 
     async def in_window(self, session: AsyncSession, seconds: int, now: datetime) -> int:
         start = minute_of(now - timedelta(seconds=seconds))
-        stored = await session.scalar(
-            select(func.coalesce(func.sum(RuleCountBucket.count), 0)).where(
-                RuleCountBucket.issue_id == self.issue_id, RuleCountBucket.minute >= start
+        if start not in self._sums:
+            stored = await session.scalar(
+                select(func.coalesce(func.sum(RuleCountBucket.count), 0)).where(
+                    RuleCountBucket.issue_id == self.issue_id, RuleCountBucket.minute >= start
+                )
             )
-        )
-        return int(stored or 0) + self.pending
+            self._sums[start] = int(stored or 0)
+        return self._sums[start] + self.pending
 
 
 async def state_of(session: AsyncSession, issue_id: int) -> RuleIssueCount | None:
@@ -72,10 +76,16 @@ async def state_of(session: AsyncSession, issue_id: int) -> RuleIssueCount | Non
     ).scalar_one_or_none()
 
 
-async def peek(session: AsyncSession, issue: Issue, now: datetime) -> Counts:
-    """The counts an evaluation now would see, writing nothing (the preview's view)."""
+async def peek(
+    session: AsyncSession, issue: Issue, now: datetime, regressed_at: datetime | None = None
+) -> Counts:
+    """The counts an evaluation now sees, writing nothing: the preview's view, and the evaluation's
+    until it folds them (`observe`) at its end."""
     state = await state_of(session, issue.id)
-    return Counts(issue.id, unfolded(issue, state, now), state.regressed_at if state else None)
+    known = state.regressed_at if state else None
+    if regressed_at is not None and (known is None or regressed_at > known):
+        known = regressed_at
+    return Counts(issue.id, unfolded(issue, state, now), known)
 
 
 def _insert(session: AsyncSession, model: type) -> postgresql.Insert | sqlite.Insert:
@@ -85,23 +95,20 @@ def _insert(session: AsyncSession, model: type) -> postgresql.Insert | sqlite.In
 
 async def observe(
     session: AsyncSession, issue: Issue, now: datetime, regressed_at: datetime | None = None
-) -> Counts:
-    """Fold the issue's new events into the current minute (in the caller's transaction)."""
+) -> None:
+    """Fold the issue's new events into the current minute (in the caller's transaction).
+
+    The evaluation calls it last, just before it commits: the issue's row here is locked only for that
+    moment, so events published meanwhile are not kept waiting on it (`claim`)."""
+    await session.execute(
+        _insert(session, RuleIssueCount)
+        .values(organization_id=issue.organization_id, issue_id=issue.id, queued=False, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["issue_id"])
+    )
     state = await state_of(session, issue.id)
+    assert state is not None  # made just above, and only deleted with its issue
     delta = unfolded(issue, state, now)
-    if state is None:
-        state = RuleIssueCount(
-            organization_id=issue.organization_id,
-            issue_id=issue.id,
-            observed=issue.times_seen,
-            queued=False,
-            updated_at=now,
-        )
-        session.add(state)
-    else:
-        state.observed, state.updated_at = max(state.observed or 0, issue.times_seen), now
-    # Events published from here on queue a new evaluation (this one may not see them).
-    state.queued = False
+    state.observed, state.updated_at = max(state.observed or 0, issue.times_seen), now
     if regressed_at is not None and (state.regressed_at is None or regressed_at > state.regressed_at):
         state.regressed_at = regressed_at
     if delta:
@@ -113,17 +120,42 @@ async def observe(
             )
         )
     await session.flush()
-    return Counts(issue.id, 0, state.regressed_at)
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """What events of an issue read before queueing an evaluation of it."""
+
+    # An evaluation is queued and has not yet cleared its mark: it will count the event.
+    waiting: bool
+    # When the issue was last evaluated (None: never).
+    evaluated_at: datetime | None
+
+
+async def mark(session: AsyncSession, issue_id: int, now: datetime) -> Mark:
+    """A plain read, which waits on no lock: the events of a burst after the first cost one statement."""
+    row = (
+        await session.execute(
+            select(RuleIssueCount.queued, RuleIssueCount.updated_at).where(
+                RuleIssueCount.issue_id == issue_id
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        return Mark(False, None)
+    waiting = bool(row.queued) and row.updated_at >= now - STALE_QUEUE
+    # Unqueued, the row was last written when an evaluation began (`unqueue`) or ended (`observe`).
+    return Mark(waiting, None if row.queued else row.updated_at)
 
 
 async def claim(session: AsyncSession, organization_id: int, issue_id: int, now: datetime) -> bool:
     """Mark an evaluation of the issue as queued; False when one already is (and not stale).
 
     One conditional UPDATE, so of many events published at once exactly one wins and queues the
-    evaluation. An evaluation clears the mark first thing (`unqueue`), before it reads the issue: an
-    event committed after that read finds the mark cleared (on PostgreSQL, once the evaluation
-    commits: the row is locked until then) and queues the next one. A mark older than STALE_QUEUE (its
-    job died for good) no longer holds events back.
+    evaluation. An evaluation clears the mark first thing (`unqueue`, committed on its own), before it
+    reads the issue: an event committed after that read finds the mark cleared and queues the next one,
+    and one that still saw the mark was committed before the read, so the evaluation counts it. A mark
+    older than STALE_QUEUE (its job died for good) no longer holds events back.
     """
     await session.execute(
         _insert(session, RuleIssueCount)
@@ -142,11 +174,12 @@ async def claim(session: AsyncSession, organization_id: int, issue_id: int, now:
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-async def unqueue(session: AsyncSession, issue_id: int) -> None:
+async def unqueue(session: AsyncSession, issue_id: int, now: datetime) -> None:
+    """Clear the mark as an evaluation begins; `updated_at` then says when (see `mark`)."""
     await session.execute(
         update(RuleIssueCount)
         .where(RuleIssueCount.issue_id == issue_id, RuleIssueCount.queued.is_(True))
-        .values(queued=False)
+        .values(queued=False, updated_at=now)
         .execution_options(synchronize_session=False)
     )
 

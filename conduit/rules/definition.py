@@ -25,6 +25,8 @@ MAX_VALUES = 20  # per filter list, and tags
 MAX_VALUE = 200
 MAX_TICKETS_PER_HOUR = 1_000
 MAX_TARGET = 300
+MAX_LABELS = 10
+MAX_LABEL = 50
 THRESHOLD_TRIGGERS = (RuleTrigger.EVENT_RATE, RuleTrigger.EVENTS_SINCE_TICKET)
 
 
@@ -93,6 +95,7 @@ class RuleSpec:
     title_template: str | None = None
     description_template: str | None = None
     assignee_id: int | None = None
+    labels: tuple[str, ...] = ()
     comment_milestones: bool = True
     max_tickets_per_hour: int = 10
     enabled: bool = True
@@ -138,6 +141,19 @@ class RuleSpec:
             )
         if target is not None and (len(target) > MAX_TARGET or "\x00" in target):
             raise RuleInvalid(f"the target is at most {MAX_TARGET} characters", "target")
+        labels = tuple(dict.fromkeys(" ".join(n.split()) for n in self.labels))
+        if labels and target is None:
+            raise RuleInvalid(
+                "labels go on the rule's tickets: give an installation and a target", "ticketLabels"
+            )
+        if len(labels) > MAX_LABELS:
+            raise RuleInvalid(f"at most {MAX_LABELS} labels", "ticketLabels")
+        for label in labels:
+            # A comma separates labels in some trackers' APIs (GitLab): it cannot be part of one.
+            if not 0 < len(label) <= MAX_LABEL or "\x00" in label or "," in label:
+                raise RuleInvalid(
+                    f"each label is 1 to {MAX_LABEL} characters, without commas", "ticketLabels"
+                )
         templates.check(self.title_template, "ticketTitle", templates.MAX_TITLE_TEMPLATE)
         templates.check(self.description_template, "ticketDescription", templates.MAX_DESCRIPTION_TEMPLATE)
         if not 1 <= self.max_tickets_per_hour <= MAX_TICKETS_PER_HOUR:
@@ -155,6 +171,7 @@ class RuleSpec:
             title_template=self.title_template,
             description_template=self.description_template,
             assignee_id=self.assignee_id,
+            labels=labels,
             comment_milestones=self.comment_milestones,
             max_tickets_per_hour=self.max_tickets_per_hour,
             enabled=self.enabled,
@@ -168,6 +185,7 @@ class RuleSpec:
         row.installation_id, row.target = self.installation_id, self.target
         row.title_template, row.description_template = self.title_template, self.description_template
         row.assignee_id, row.comment_milestones = self.assignee_id, self.comment_milestones
+        row.ticket_labels = list(self.labels) or None
         row.max_tickets_per_hour = self.max_tickets_per_hour
         row.updated_at = utcnow()
         return row
@@ -185,6 +203,7 @@ class RuleSpec:
             title_template=row.title_template,
             description_template=row.description_template,
             assignee_id=row.assignee_id,
+            labels=tuple(row.ticket_labels or ()),
             comment_milestones=row.comment_milestones,
             max_tickets_per_hour=row.max_tickets_per_hour,
             enabled=row.enabled,

@@ -1,10 +1,11 @@
-"""Evaluating a project's rules for one issue, in one transaction: fold counts, decide, act, log.
+"""Evaluating a project's rules for one issue: clear its queued mark, then in one transaction decide,
+act, log and fold counts.
 
 Run by the `rules.evaluate` job, one at a time per issue (its key), after the events that caused it
 were committed. Everything it writes — counts, firings, ticket requests, quota, milestone comments and
 their pushes, `rule.triggered` events — commits together or not at all, so a worker killed midway
 leaves nothing behind and the re-run decides again from the same rows: a firing already logged is not
-repeated (`triggers.already`), a ticket already asked for is not asked again (the idempotent request of
+repeated (`triggers.fired`), a ticket already asked for is not asked again (the idempotent request of
 `conduit.sync.links`, and the issue's live tickets checked first), a milestone already said is not
 said again (`tickets.claim_milestone`).
 """
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conduit.db.base import utcnow
@@ -49,6 +50,11 @@ RULE_ACTOR = {"type": "system", "reason": "rule"}
 # How long an evaluation waits for company: a burst of one issue's events within it is one evaluation.
 # It is also the least a rule's reaction takes.
 COALESCE = timedelta(seconds=1)
+# An issue that keeps receiving events is evaluated at most this often: its events are counted by the
+# next evaluation, so a steady stream costs an evaluation per SPACING, not one per event. Reacting to a
+# count (a window, a milestone) can take this much longer; a new issue and a regression still take
+# COALESCE.
+SPACING = timedelta(seconds=5)
 
 
 def issue_key(issue_id: int) -> str:
@@ -56,10 +62,18 @@ def issue_key(issue_id: int) -> str:
 
 
 def queue(
-    session: AsyncSession, organization_id: int, issue_id: int, regressed_at: str | None = None
+    session: AsyncSession,
+    organization_id: int,
+    issue_id: int,
+    regressed_at: str | None = None,
+    evaluated_at: datetime | None = None,
 ) -> None:
-    """Queue an evaluation of the issue, due after COALESCE: events of the issue published meanwhile
-    find it waiting and add nothing (see `conduit.rules.jobs`)."""
+    """Queue an evaluation of the issue, due after COALESCE (and SPACING after the issue's last one,
+    `evaluated_at`): events of the issue published meanwhile find it waiting and add nothing (see
+    `conduit.rules.jobs`)."""
+    due = utcnow() + COALESCE
+    if evaluated_at is not None and regressed_at is None:
+        due = max(due, evaluated_at + SPACING)
     outbox.enqueue(
         session,
         EVALUATE_KIND,
@@ -67,7 +81,7 @@ def queue(
         regressed_at,
         organization_id=organization_id,
         key=issue_key(issue_id),
-        run_after=utcnow() + COALESCE,
+        run_after=due,
     )
 
 
@@ -134,20 +148,18 @@ async def enabled_rules(session: AsyncSession, project_id: int) -> list[Rule]:
 
 
 async def throttled(session: AsyncSession, installation_id: int, now: datetime) -> datetime | None:
-    """When the tracker last said "rate limited" to this installation, if it did just now."""
-    last = (
-        await session.execute(
-            select(Interaction.created_at, Interaction.http_status, Interaction.rate_limit_remaining)
-            .where(
-                Interaction.installation_id == installation_id, Interaction.created_at > now - THROTTLE_MEMORY
-            )
-            .order_by(Interaction.created_at.desc())
-            .limit(1)
+    """When the tracker last said "rate limited" to this installation, if it did within THROTTLE_MEMORY:
+    a call that went through since (the retry of the refused one) does not lift the hold early."""
+    return await session.scalar(
+        select(Interaction.created_at)
+        .where(
+            Interaction.installation_id == installation_id,
+            Interaction.created_at > now - THROTTLE_MEMORY,
+            or_(Interaction.http_status == 429, Interaction.rate_limit_remaining == 0),
         )
-    ).one_or_none()
-    if last is not None and (last.http_status == 429 or last.rate_limit_remaining == 0):
-        return last.created_at
-    return None
+        .order_by(Interaction.created_at.desc())
+        .limit(1)
+    )
 
 
 def firing_resource(firing: RuleFiring) -> dict[str, Any]:
@@ -192,18 +204,21 @@ class Evaluation:
 
     async def run(self, rules: list[Rule], regressed_at: datetime | None) -> Summary:
         session, issue = self.session, self.issue
-        seen = await counts.observe(session, issue, self.now, regressed_at)
+        seen = await counts.peek(session, issue, self.now, regressed_at)
         self.latest = await latest_event(session, issue.id)
         linked = await tickets.linked(session, issue)
+        last = await triggers.fired(session, [r.id for r in rules], issue.id)
         for rule in rules:
             spec = RuleSpec.of(rule)
             if not spec.filters.match(issue, self.latest):
                 continue
             for cause in await triggers.causes(session, spec, issue, self.latest, seen, linked, self.now):
-                if not await triggers.already(session, rule.id, issue.id, cause, spec, self.now):
+                if not triggers.fired_already(last, rule.id, cause, spec, self.now):
                     await self.fire(rule, spec, cause, linked)
             if rule.comment_milestones:
                 await self.milestones(rule, spec, linked)
+        # Last, so the issue's count row is locked only while this transaction commits.
+        await counts.observe(session, issue, self.now, regressed_at)
         return self.summary
 
     async def context(self) -> templates.Context:
@@ -311,7 +326,7 @@ class Evaluation:
             )
             return
         request = await links.request_ticket(
-            session, issue, installation, spec.target or "", title, description
+            session, issue, installation, spec.target or "", title, description, spec.labels
         )
         firing.ticket_request_id = request.id
 
@@ -356,8 +371,13 @@ async def evaluate(
     """Evaluate every enabled rule of the issue's project for the issue, and commit what they did."""
     now = now or utcnow()
     async with runtime.sessions() as session:
-        # First, before the issue is read: events from now on queue the next evaluation.
-        await counts.unqueue(session, issue_id)
+        # First, before the issue is read: events from now on queue the next evaluation. On PostgreSQL
+        # it is committed on its own, or the mark's row stays locked until this evaluation commits and
+        # every event of the issue published meanwhile waits on it. SQLite has one writer at a time:
+        # a second commit would only queue for the database again, and no event can commit meanwhile.
+        await counts.unqueue(session, issue_id, now)
+        if session.get_bind().dialect.name == "postgresql":
+            await session.commit()
         issue = await session.get(Issue, issue_id, populate_existing=True)
         if issue is None:
             await session.commit()

@@ -2,9 +2,11 @@
 
 `queue_evaluations` reads each published `issue.created`, `event.created` and regression (an
 `issue.unresolved` that ingest emitted): when the issue's project has an enabled rule it queues
-`rules.evaluate` for the issue, keyed by the issue and due a second later, unless one is already
-queued and has not yet read the issue (`counts.claim`): that one will count this event. A burst of
-events is therefore one or a few evaluations, not one per event; a regression always queues its own,
+`rules.evaluate` for the issue, keyed by the issue and due a second later (and no sooner than
+`evaluate.SPACING` after its last evaluation), unless one is already queued and has not yet read the
+issue (`counts.mark`, a plain read, then `counts.claim`): that one
+will count this event. A burst of events is therefore one or a few evaluations, not one per event,
+and most of its events cost one read here; a regression always queues its own,
 since it carries when the issue regressed. Publishing is at-least-once: a repeated event queues at
 most one more evaluation, which finds nothing new to do.
 """
@@ -66,15 +68,20 @@ async def queue_evaluations(ctx: JobContext, event: Published) -> None:
     if regression and event.actor.get("reason") != REGRESSION:
         return  # reopened by a person or a tracker: not a regression
     async with ctx.runtime.sessions() as session:
+        now = utcnow()
+        # Most events of a burst find an evaluation waiting: one read, no write, no lock to wait on.
+        mark = await counts.mark(session, issue_id, now)
+        if mark.waiting and not regression:
+            return
         ruled = await session.scalar(
             select(exists().where(Rule.project_id == project_id, Rule.enabled.is_(True)))
         )
         if not ruled:
             return
-        claimed = await counts.claim(session, event.organization_id, issue_id, utcnow())
+        claimed = await counts.claim(session, event.organization_id, issue_id, now)
         if not claimed and not regression:
             await session.commit()
             return
         when = event.occurred_at.isoformat() if regression else None
-        evaluate.queue(session, event.organization_id, issue_id, when)
+        evaluate.queue(session, event.organization_id, issue_id, when, mark.evaluated_at)
         await session.commit()

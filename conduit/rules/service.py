@@ -2,15 +2,18 @@
 
 `RuleSpec.check` refuses what is wrong on its face; here the installation must be one of the
 organization's and active, the target must exist in its tracker (asked with one search call, so a
-typo'd repository is refused when the rule is saved, not when it first fires), and the assignee must be
-a member. Reads are scoped by the organization where they are built.
+typo'd repository is refused when the rule is saved, not when it first fires), the statuses the
+installation resolves and reopens tickets with must exist for that target (or a regression of the
+rule's issue could not reopen its ticket), and the assignee must be a member. Reads are scoped by the
+organization where they are built.
 """
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from conduit.connectors import get_connectors
+from conduit.connectors import Connector, SyncConfig, get_connectors
+from conduit.connectors.config import ConfigError
 from conduit.connectors.errors import InvalidRequest, NotFound
 from conduit.db.base import utcnow
 from conduit.db.models import Installation, InstallationStatus, Member, Project, Rule
@@ -19,6 +22,15 @@ from conduit.rules.definition import RuleInvalid, RuleSpec
 from conduit.runtime import Runtime
 
 MAX_RULES_PER_PROJECT = 100
+
+
+class StatusMissing(RuleInvalid):
+    """The installation's config names statuses the target's tracker lacks (`unknown`; `valid` are
+    those it has); `field` is the rule's input the statuses were checked for."""
+
+    def __init__(self, message: str, field: str, unknown: list[str], valid: list[str]) -> None:
+        super().__init__(message, field)
+        self.unknown, self.valid = unknown, valid
 
 
 async def check(
@@ -48,12 +60,41 @@ async def check(
         # target the tracker does not have; a tracker that cannot list is asked with a search.
         if await connector.changed_since(spec.target or "", utcnow()) is None:
             await connector.search(spec.target or "", "", limit=1)
+        # A tracker whose listing of an unknown target is empty (an in-house service) says it here.
+        valid = await connector.statuses([spec.target or ""])
     except (NotFound, InvalidRequest) as exc:
         raise RuleInvalid(
             f"{connector.provider.name} has no {spec.target!r} this installation can see: {exc.message}",
             "target",
         ) from None
+    _statuses_exist(connector, installation, spec.target or "", valid)
     return spec
+
+
+def _statuses_exist(connector: Connector, installation: Installation, target: str, valid: list[str]) -> None:
+    """StatusMissing when the installation's config names a status the target does not have."""
+    try:
+        config = SyncConfig.from_json(installation.config)
+    except ConfigError:
+        return  # nothing usable to check; the installation's own config check says what is wrong
+    named = {
+        "reopenStatus": [config.reopen_status] if config.reopen_status else [],
+        "resolveStatus": [config.resolve_status] if config.resolve_status else [],
+        "resolvedStatuses": list(config.resolved_statuses),
+    }
+    known = {v.casefold() for v in valid}
+    for setting, names in named.items():
+        unknown = [n for n in names if n.casefold() not in known]
+        if unknown:
+            raise StatusMissing(
+                f"{connector.provider.name} has no status {', '.join(map(repr, unknown))} in {target!r}, "
+                f"which the installation's `{setting}` names: a ticket of this rule could not be "
+                f"{'reopened' if setting == 'reopenStatus' else 'resolved'}. "
+                f"Valid: {', '.join(valid)}",
+                "target",
+                unknown,
+                valid,
+            )
 
 
 async def create(

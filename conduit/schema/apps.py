@@ -8,22 +8,27 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 
 from conduit import ids
 from conduit.db import models
+from conduit.schema.analytics import AppAnalytics, app_analytics
 from conduit.schema.context import Info
 from conduit.schema.deliveries import (
     AppHealth,
+    AppHealthSeries,
     Delivery,
     DeliveryFilter,
     app_deliveries,
     app_health,
+    app_health_series,
     installation_deliveries,
 )
 from conduit.schema.node import Node
 from conduit.schema.pagination import Connection
+from conduit.schema.series import UNTIL_DESCRIPTION, HealthWindow
 
 
 @strawberry.enum
@@ -64,6 +69,9 @@ class App(Node):
     webhook_timeout_seconds: float
     rate_limit_per_second: int
     max_in_flight: int
+    fifo: bool = strawberry.field(
+        description="Deliveries go one at a time, oldest first, a failing one holding back the rest."
+    )
     created_at: datetime
     endpoint_state: EndpointState
     failing_since: datetime | None
@@ -74,6 +82,30 @@ class App(Node):
     @strawberry.field(description="Deliveries, success rate and latency over the last `windowSeconds`.")
     async def health(self, info: Info, window_seconds: int = 86400) -> AppHealth:
         return await app_health(info, self.model, timedelta(seconds=window_seconds))
+
+    @strawberry.field(
+        description="Attempts, failures and latency of this app's endpoint per bucket: 5 minutes over an "
+        "hour, an hour over a day, 6 hours over a week. Empty buckets are there with zeros."
+    )
+    async def health_series(
+        self,
+        info: Info,
+        window: HealthWindow = HealthWindow.DAY,
+        until: Annotated[datetime | None, strawberry.argument(description=UNTIL_DESCRIPTION)] = None,
+    ) -> AppHealthSeries:
+        return await app_health_series(info, self.model, window, until)
+
+    @strawberry.field(
+        description="Installs and uninstalls, events delivered and API calls made by the app's tokens, "
+        "per bucket, across every organization that installed it; and its active installations now."
+    )
+    async def analytics(
+        self,
+        info: Info,
+        window: HealthWindow = HealthWindow.WEEK,
+        until: Annotated[datetime | None, strawberry.argument(description=UNTIL_DESCRIPTION)] = None,
+    ) -> AppAnalytics:
+        return await app_analytics(info, self.model, window, until)
 
     @strawberry.field(description="Every delivery to this app's endpoint, newest first.")
     async def deliveries(
@@ -106,6 +138,7 @@ class App(Node):
             webhook_timeout_seconds=a.webhook_timeout,
             rate_limit_per_second=a.rate_limit_per_second,
             max_in_flight=a.max_in_flight,
+            fifo=a.fifo,
             created_at=a.created_at,
             endpoint_state=state,
             failing_since=a.failing_since,

@@ -8,13 +8,18 @@ from typing import Any, TypeAlias
 import strawberry
 from starlette.requests import HTTPConnection
 
+from conduit.auth import members, sessions
 from conduit.auth.bearer import Viewer, authenticate, bearer_value
 from conduit.runtime import Runtime
 from conduit.schema.loaders import Loaders
 
 
 class Unauthenticated(Exception):
-    """No valid bearer token: answered with 401 by the HTTP layer."""
+    """No valid bearer token or session: answered with 401 by the HTTP layer."""
+
+
+class CrossSiteRefused(Exception):
+    """A session cookie without the proof that the console sent the request: answered with 403."""
 
 
 @dataclass
@@ -30,7 +35,11 @@ Info: TypeAlias = strawberry.Info[Context, None]
 
 
 async def build_context(runtime: Runtime, request: HTTPConnection) -> Context:
-    value = bearer_value(request.headers.get("authorization"))
+    """A bearer token when `Authorization` is sent; else the console's session cookie."""
+    header = request.headers.get("authorization")
+    if header is None and (cookie := request.cookies.get(sessions.COOKIE_NAME)):
+        return context_for(runtime, await session_viewer(runtime, request, cookie), request)
+    value = bearer_value(header)
     if value is None:
         raise Unauthenticated("an API token is required: send `Authorization: Bearer <token>`")
     async with runtime.sessions() as session:
@@ -42,3 +51,33 @@ async def build_context(runtime: Runtime, request: HTTPConnection) -> Context:
 
 def context_for(runtime: Runtime, viewer: Viewer, request: HTTPConnection | None = None) -> Context:
     return Context(runtime, viewer, Loaders(runtime.sessions, viewer.organization_id), request)
+
+
+async def session_viewer(runtime: Runtime, request: HTTPConnection, cookie: str) -> Viewer:
+    """The member a session cookie signs in, checked for cross-site use (conduit.auth.sessions)."""
+    async with runtime.sessions() as session:
+        signed = await sessions.lookup(session, cookie)
+    if signed is None:
+        raise Unauthenticated("the console session has ended: sign in again")
+    websocket = request.scope["type"] == "websocket"
+    reason = sessions.refusal(
+        signed.session,
+        method="GET" if websocket else request.scope.get("method", "GET"),
+        websocket=websocket,
+        csrf=request.headers.get(sessions.CSRF_HEADER),
+        origin=request.headers.get("origin"),
+        referer=request.headers.get("referer"),
+        own_origins=sessions.request_origins(
+            request.url.scheme, request.headers.get("host"), runtime.settings.public_url
+        ),
+    )
+    if reason is not None:
+        raise CrossSiteRefused(reason)
+    member = signed.member
+    return Viewer(
+        organization_id=member.organization_id,
+        token_id=None,
+        scopes=members.scopes_for(member.role),
+        member_id=member.id,
+        session_id=signed.session.id,
+    )

@@ -73,10 +73,13 @@ from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
 
 from conduit.apps.service import MAX_APPS, MAX_INSTALLATIONS
+from conduit.auth.sessions import MAX_LISTED as MAX_SESSIONS_LISTED
 from conduit.ingest.normalize import MAX_EXCEPTIONS, MAX_FRAMES, MAX_TAGS
 from conduit.rules.definition import MAX_VALUES as MAX_RULE_TAGS
 from conduit.rules.preview import MAX_ISSUES as MAX_PREVIEW_MATCHES
 from conduit.schema.pagination import DEFAULT_PAGE, MAX_PAGE
+from conduit.schema.series import MAX_BUCKETS
+from conduit.sync.health import MAX_RECENT as MAX_RECENT_INTERACTIONS
 from conduit.webhooks.schedule import MAX_ATTEMPTS
 
 TOO_COSTLY = "QUERY_TOO_COSTLY"
@@ -94,12 +97,20 @@ LIST_BOUNDS: Mapping[tuple[str, str], int] = {
     ("Query", "appInstallations"): MAX_INSTALLATIONS,
     ("RuleFilters", "tags"): MAX_RULE_TAGS,
     ("RulePreview", "matches"): MAX_PREVIEW_MATCHES,
+    ("InstallationHealthSeries", "buckets"): MAX_BUCKETS,
+    ("AppHealthSeries", "buckets"): MAX_BUCKETS,
+    ("AppAnalytics", "buckets"): MAX_BUCKETS,
+    ("Query", "sessions"): MAX_SESSIONS_LISTED,
+    ("Installation", "interactions"): MAX_RECENT_INTERACTIONS,
 }
 # Fields whose resolver runs aggregate queries over many rows (health windows, queue statistics).
 FIELD_WEIGHTS: Mapping[tuple[str, str], int] = {
     ("App", "health"): 100,
     ("Installation", "health"): 100,
     ("Query", "jobStats"): 100,
+    ("Installation", "healthSeries"): 100,
+    ("App", "healthSeries"): 100,
+    ("App", "analytics"): 200,
 }
 # Introspection answers are bounded by the schema, but `__schema` is all of it: about 130 KB here.
 INTROSPECTION_WEIGHTS: Mapping[str, int] = {"__schema": 5_000, "__type": 100}

@@ -28,6 +28,7 @@ from conduit.schema.errors import BadInput
 from conduit.schema.node import Node
 from conduit.schema.pagination import Connection, Page, SortKey, connection, page_size, position
 from conduit.schema.permissions import require
+from conduit.schema.series import HealthWindow, Series, grid
 from conduit.webhooks import log
 from conduit.webhooks.log import Health
 
@@ -175,6 +176,32 @@ class AppHealth:
         )
 
 
+@strawberry.type(description="The attempts at an app's endpoint that started in one bucket of a series.")
+class AppHealthBucket:
+    start: datetime = strawberry.field(description="The bucket ends where the next one starts.")
+    attempts: int = strawberry.field(description="Every attempt, test events' and manual ones included.")
+    failures: int = strawberry.field(description="Attempts the endpoint did not answer with success.")
+    error_rate: float = strawberry.field(description="failures / attempts, 0 to 1; 0 without attempts.")
+    p50_latency_ms: float | None = strawberry.field(description="Median latency; null without attempts.")
+    p95_latency_ms: float | None
+
+    @classmethod
+    def from_point(cls, p: log.Point) -> AppHealthBucket:
+        return cls(
+            start=p.start,
+            attempts=p.attempts,
+            failures=p.failures,
+            error_rate=p.error_rate,
+            p50_latency_ms=p.p50_ms,
+            p95_latency_ms=p.p95_ms,
+        )
+
+
+@strawberry.type(description="An app endpoint's health over time: every bucket of the window, oldest first.")
+class AppHealthSeries(Series):
+    buckets: list[AppHealthBucket]
+
+
 def _filters(f: DeliveryFilter | None) -> log.Filters:
     if f is None:
         return log.Filters()
@@ -230,3 +257,19 @@ async def app_health(info: Info, app: models.App, window: timedelta) -> AppHealt
         )
     async with info.context.runtime.sessions() as session:
         return AppHealth.from_health(await log.health(session, app, window))
+
+
+async def app_health_series(
+    info: Info, app: models.App, window: HealthWindow, until: datetime | None
+) -> AppHealthSeries:
+    require(info, "webhook:read")
+    g = grid(window, until)
+    async with info.context.runtime.sessions() as session:
+        points = await log.health_series(session, info.context.viewer.organization_id, app.id, g)
+    return AppHealthSeries(
+        window=window,
+        bucket_seconds=g.step_seconds,
+        start=g.start,
+        end=g.end,
+        buckets=[AppHealthBucket.from_point(p) for p in points],
+    )

@@ -5,7 +5,8 @@ Decisions a client can rely on:
 - **POST only.** Operations are accepted as `POST` with `Content-Type: application/json`. Queries over
   `GET` are refused with 405: a GET (like a `text/plain` or form POST, refused with 415) is a "simple"
   request a browser sends cross-site without a CORS preflight, and nothing here needs HTTP caching of
-  GETs. A `GET` asking for HTML gets GraphiQL outside production.
+  GETs. A `GET` asking for HTML gets GraphiQL outside production, its files served
+  from this process (conduit.schema.ide).
 - **Content negotiation.** When `Accept` prefers `application/graphql-response+json` the response uses
   it with the GraphQL-over-HTTP status codes: 400 for every request error — a document that does not
   parse or validate, an operation that cannot be determined (several operations and no
@@ -15,7 +16,8 @@ Decisions a client can rely on:
 - **Rejected before GraphQL runs**, with a GraphQL-shaped body (`{"errors": [{"message", "extensions":
   {"code"}}]}`): 405 wrong method, 415 wrong content type, 413 body over `MAX_BODY_BYTES` (declared in
   `Content-Length` or counted while reading), 408 body not received within `body_timeout`, 401 missing
-  or bad token (also for introspection and `_service`), 400 body that is not a JSON object with a string
+  or bad token (also for introspection and `_service`), 429 a caller over its per-minute quota (with
+  `Retry-After`, conduit.quotas), 400 body that is not a JSON object with a string
   `query` and well-typed `variables`, `operationName` and `extensions`. A client that hangs up mid-body
   is answered quietly: nobody is left to read it, and it is not a server error.
 - **Cost and time.** An operation over the static cost limit is refused before it runs
@@ -28,6 +30,13 @@ Decisions a client can rely on:
   cannot set headers on a WebSocket, so the token may come in the `connection_init` payload as
   `{"authorization": "Bearer <token>"}` instead of the `Authorization` header; without either the
   connection is closed with 4401 once `connection_init` arrives.
+- **The console's session cookie** authenticates a request that sends no `Authorization` (see
+  conduit.auth.sessions): a POST must also send `X-Conduit-CSRF` and, when it states one, an `Origin`
+  (or `Referer`) of this server, else 403 `FORBIDDEN`; a WebSocket must come from this server's `Origin`
+  (closed with 4403 otherwise) and may then send an empty `connection_init`. Bearer tokens are unaffected.
+- **An app's requests are counted** for its owner's partner analytics (conduit.apps.analytics): each
+  HTTP request made with an app's access token that passed authentication and the quota, as failed when
+  it was refused, stopped or answered with any error. Subscriptions are not counted.
 """
 
 from __future__ import annotations
@@ -60,9 +69,13 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from conduit import request_body
+from conduit.apps import analytics
+from conduit.auth.sessions import COOKIE_NAME as SESSION_COOKIE
+from conduit.quotas import quotas_of
 from conduit.request_body import BodyError, BodyTimeout, BodyTooLarge, ClientGone
 from conduit.runtime import Runtime
-from conduit.schema.context import Context, Unauthenticated, build_context
+from conduit.schema import ide
+from conduit.schema.context import Context, CrossSiteRefused, Unauthenticated, build_context
 
 log = logging.getLogger("conduit.graphql")
 
@@ -83,6 +96,10 @@ HTTP_OPERATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
 CONNECTION_INIT_TIMEOUT = timedelta(seconds=10)
 
 ContextBuilder = Callable[[HTTPConnection], Awaitable[Context]]
+# Raises `Rejected` (429) for a caller over its quota.
+QuotaCheck = Callable[[Context], Awaitable[None]]
+# Told of every request that got past authentication and the quota, and whether it failed.
+Outcome = Callable[[Context, bool], Awaitable[None]]
 
 
 class Rejected(Exception):
@@ -118,16 +135,24 @@ class AuthOnInitHandler(BaseGraphQLTransportWSHandler[Any, None]):
         if isinstance(self.context, PendingAuth) and not self.connection_init_received:
             payload = message.get("payload") or {}
             value = payload.get("authorization") if isinstance(payload, dict) else None
-            if not isinstance(value, str) or not value.strip():
+            request = self.context.request
+            has_token = isinstance(value, str) and bool(value.strip())
+            if not has_token and not request.cookies.get(SESSION_COOKIE):
                 await self.websocket.close(
                     4401, 'send the token in connection_init: {"authorization": "Bearer <token>"}'
                 )
                 return
             view = cast(ConduitGraphQL, self.view)
             try:
-                self.context = await view.build_context(_with_authorization(self.context.request, value))
+                # A token given in the payload wins over a session cookie the browser sent along.
+                self.context = await view.build_context(
+                    _with_authorization(request, cast(str, value)) if has_token else request
+                )
             except Unauthenticated as exc:
                 await self.websocket.close(4401, str(exc))
+                return
+            except CrossSiteRefused as exc:
+                await self.websocket.close(4403, str(exc))
                 return
         await super().handle_connection_init(message)
 
@@ -144,6 +169,8 @@ class ConduitGraphQL(GraphQL[Context, None]):
         max_body_bytes: int = MAX_BODY_BYTES,
         timeout: float = DEFAULT_TIMEOUT,
         body_timeout: float = DEFAULT_BODY_TIMEOUT,
+        quota: QuotaCheck | None = None,
+        outcome: Outcome | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -156,6 +183,8 @@ class ConduitGraphQL(GraphQL[Context, None]):
         self.max_body_bytes = max_body_bytes
         self.timeout = timeout
         self.body_timeout = body_timeout
+        self.quota = quota
+        self.outcome = outcome
 
     graphql_transport_ws_handler_class = AuthOnInitHandler
 
@@ -178,6 +207,8 @@ class ConduitGraphQL(GraphQL[Context, None]):
                 await self.run(websocket)
             except Unauthenticated as exc:
                 await websocket.close(code=4401, reason=str(exc))
+            except CrossSiteRefused as exc:
+                await websocket.close(code=4403, reason=str(exc))
             return
         request = Request(scope, receive=receive)
         media_type = negotiate(request.headers.get("accept"))
@@ -204,6 +235,19 @@ class ConduitGraphQL(GraphQL[Context, None]):
         with _body_errors():
             request_body.check_declared_length(request, self.max_body_bytes)
         context = await self._authenticate(request)
+        if self.quota is not None:
+            await self.quota(context)
+        if self.outcome is None:
+            return (await self._answer(request, context, media_type))[0]
+        failed = True  # a body refused below (too large, not JSON) raises: a failed request too
+        try:
+            response, failed = await self._answer(request, context, media_type)
+            return response
+        finally:
+            await self.outcome(context, failed)
+
+    async def _answer(self, request: Request, context: Context, media_type: str) -> tuple[Response, bool]:
+        """The response to an authenticated request, and whether it carries errors."""
         with _body_errors():
             body = await request_body.read_body(request, self.max_body_bytes, deadline=self.body_timeout)
         params = parse_params(body)
@@ -212,8 +256,11 @@ class ConduitGraphQL(GraphQL[Context, None]):
                 result = await self._execute(params, context)
         except TimeoutError:
             log.warning("operation %r stopped after %g s", params.operation_name or "(unnamed)", self.timeout)
-            return timeout_response(self.timeout, media_type)
-        return graphql_response(result, media_type)
+            return timeout_response(self.timeout, media_type), True
+        return graphql_response(result, media_type), bool(result.errors)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return ide.render()
 
     def _wants_ide(self, request: Request) -> bool:
         accept = request.headers.get("accept", "")
@@ -227,6 +274,8 @@ class ConduitGraphQL(GraphQL[Context, None]):
             if request.headers.get("authorization"):
                 challenge += ', error="invalid_token"'
             raise Rejected(401, "UNAUTHENTICATED", str(exc), {"WWW-Authenticate": challenge}) from exc
+        except CrossSiteRefused as exc:
+            raise Rejected(403, "FORBIDDEN", str(exc)) from exc
 
     async def _execute(self, params: GraphQLParams, context: Context) -> ExecutionResult:
         try:
@@ -250,6 +299,31 @@ class ConduitGraphQL(GraphQL[Context, None]):
                 else exc.as_http_error_reason("POST")
             )
             return PreExecutionError(data=None, errors=[GraphQLError(message)])
+
+
+async def count_app_call(context: Context, failed: bool) -> None:
+    """Partner analytics count the requests of an app's access tokens (conduit.apps.analytics)."""
+    app_id = context.viewer.app_id
+    if app_id is not None:
+        await analytics.count_call(context.runtime, app_id, failed)
+
+
+async def check_quota(context: Context) -> None:
+    """Refuse a caller over its per-minute quota (CONDUIT_API_RATE_LIMIT) before its body is read."""
+    viewer = context.viewer
+    if viewer.token_id is not None:
+        subject = f"token:{viewer.token_id}"
+    elif viewer.app_installation_id is not None:
+        subject = f"app-installation:{viewer.app_installation_id}"
+    elif viewer.member_id is not None:
+        subject = f"member:{viewer.member_id}"
+    else:
+        subject = f"organization:{viewer.organization_id}"
+    decision = await quotas_of(context.runtime).api(subject)
+    if not decision.allowed:
+        seconds = decision.retry_after_seconds
+        message = f"over the quota of {decision.limit} requests per minute; retry in {seconds} s"
+        raise Rejected(429, "RATE_LIMITED", message, {"Retry-After": str(seconds)})
 
 
 @contextmanager
@@ -417,9 +491,9 @@ def _json_response(
     response = Response(
         orjson.dumps(body), status_code=status, media_type=f"{media_type}; charset=utf-8", headers=headers
     )
-    # Responses depend on the token: no shared cache may keep them.
+    # Responses depend on the token or the session: no shared cache may keep them.
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Vary"] = "Accept, Authorization"
+    response.headers["Vary"] = "Accept, Authorization, Cookie"
     return response
 
 
@@ -432,5 +506,8 @@ def routes(runtime: Runtime, schema: BaseSchema) -> list[BaseRoute]:
         graphql_ide=None if settings.is_production else "graphiql",
         timeout=settings.graphql_timeout,
         body_timeout=settings.http_body_timeout,
+        quota=check_quota,
+        outcome=count_app_call,
     )
-    return [Route("/graphql", view), WebSocketRoute("/graphql", view)]
+    graphql: list[BaseRoute] = [Route("/graphql", view), WebSocketRoute("/graphql", view)]
+    return graphql if settings.is_production else [*ide.routes, *graphql]

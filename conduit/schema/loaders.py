@@ -147,7 +147,7 @@ class Loaders:
             scope = TenantScope(session, self.organization_id)
             for flt, project_ids in groups.items():
                 sort = ISSUE_SORTS[flt.sort]
-                conditions: list[Any] = [Issue.project_id.in_(project_ids)]
+                conditions: list[Any] = []
                 if flt.status is not None:
                     conditions.append(Issue.status == flt.status)
                 if flt.query:
@@ -155,7 +155,7 @@ class Loaders:
                 if flt.after is not None:
                     conditions.append(sort.where_after(flt.after))
                 pages = await self._windowed(
-                    session, scope, Issue, Issue.project_id, conditions, sort, flt.first
+                    session, scope, Issue, Issue.project_id, project_ids, conditions, sort, flt.first
                 )
                 for pid in project_ids:
                     results[(pid, flt)] = pages.get(pid, Page([], False))
@@ -169,11 +169,11 @@ class Loaders:
         async with self._sessions() as session:
             scope = TenantScope(session, self.organization_id)
             for (first, after), issue_ids in groups.items():
-                conditions: list[Any] = [Event.issue_id.in_(issue_ids)]
+                conditions: list[Any] = []
                 if after is not None:
                     conditions.append(EVENT_SORT.where_after(after))
                 pages = await self._windowed(
-                    session, scope, Event, Event.issue_id, conditions, EVENT_SORT, first
+                    session, scope, Event, Event.issue_id, issue_ids, conditions, EVENT_SORT, first
                 )
                 for iid in issue_ids:
                     results[(iid, first, after)] = pages.get(iid, Page([], False))
@@ -185,13 +185,27 @@ class Loaders:
         scope: TenantScope,
         model: type[M],
         parent: Any,
+        parents: Sequence[Hashable],
         conditions: Sequence[Any],
         sort: SortKey,
         first: int,
     ) -> dict[Hashable, Page[M]]:
-        """The first `first` rows of each parent in one query, with ROW_NUMBER() over the parent."""
+        """The first `first` rows of each parent in one query, with ROW_NUMBER() over the parent.
+
+        One parent (a page of one project, the common case) is a plain ORDER BY ... LIMIT, which an
+        index in the sort's order answers by reading `first` rows: the window numbers every row of
+        the parent first, which grows with the project."""
+        if len(parents) == 1:
+            stmt = (
+                scope.select(model)
+                .where(parent == parents[0], *conditions)
+                .order_by(*sort.order_by())
+                .limit(first + 1)
+            )
+            found = list((await session.execute(stmt)).scalars().all())
+            return {parents[0]: Page(found[:first], len(found) > first)} if found else {}
         rank = func.row_number().over(partition_by=parent, order_by=sort.order_by()).label("rank")
-        inner = scope.select(model).add_columns(rank).where(*conditions).subquery()
+        inner = scope.select(model).add_columns(rank).where(parent.in_(parents), *conditions).subquery()
         row = aliased(model, inner)
         stmt = select(row).where(inner.c.rank <= first + 1).order_by(inner.c[parent.key], inner.c.rank)
         rows = (await session.execute(stmt)).scalars().all()

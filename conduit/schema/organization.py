@@ -93,6 +93,10 @@ class Project(Node):
     slug: str
     platform: str | None
     created_at: datetime
+    ingest_rate_limit: int | None = strawberry.field(
+        description="Events per minute each of this project's DSN keys may send; over it, SDKs get 429 and "
+        "back off. Null: the server's default (CONDUIT_INGEST_RATE_LIMIT). Set by `setProjectRateLimit`."
+    )
     pk: strawberry.Private[int]
     organization_pk: strawberry.Private[int]
 
@@ -104,6 +108,7 @@ class Project(Node):
             slug=p.slug,
             platform=p.platform,
             created_at=p.created_at,
+            ingest_rate_limit=p.ingest_rate_limit,
             pk=p.id,
             organization_pk=p.organization_id,
         )

@@ -72,10 +72,18 @@ TYPE_SCOPES: Mapping[str, str | None] = {
     "InstallationAccount": "installation:read",
     "InstallationConfig": "installation:read",
     "InstallationHealth": "installation:read",
+    "InstallationHealthSeries": "installation:read",
+    "InstallationHealthBucket": "installation:read",
     "InstallationWebhook": "installation:read",
+    "Interaction": "installation:read",
     "App": "app:read",
     "AppInstallation": "app:read",
     "AppHealth": "webhook:read",
+    "AppHealthSeries": "webhook:read",
+    "AppHealthBucket": "webhook:read",
+    # Partner analytics: the owner's figures across every installing organization (never theirs to see).
+    "AppAnalytics": "app:read",
+    "AppAnalyticsBucket": "app:read",
     "Delivery": "webhook:read",
     "DeliveryAttempt": "webhook:read",
     # Rules are project configuration; the issues and tickets they name are checked by their own types.
@@ -85,6 +93,9 @@ TYPE_SCOPES: Mapping[str, str | None] = {
     "RuleFiring": "project:read",
     # No data of their own: what they hold is checked by its own type.
     "Viewer": None,  # the token's own scopes
+    # The signed-in member's own sessions, or with `admin` any member's: no scope says "one's own", so
+    # `sessions` and `revokeSession` check it, and nothing else returns this type.
+    "MemberSession": None,
     "PageInfo": None,
     "Provider": None,  # the static catalog of trackers
     "EventType": None,  # the static event catalog
@@ -111,7 +122,9 @@ TYPE_SCOPES: Mapping[str, str | None] = {
     "RevokeApiTokenPayload": None,
     "RotateAppSecretPayload": None,
     "RotateWebhookSecretPayload": None,
+    "UpdateAppDeliveryPayload": None,
     "SendTestEventPayload": None,
+    "SetProjectRateLimitPayload": None,
     "StartInstallationPayload": None,
     "UninstallAppPayload": None,
     "UninstallPayload": None,
@@ -120,6 +133,11 @@ TYPE_SCOPES: Mapping[str, str | None] = {
     "UpdateIssuePayload": None,
     "RulePayload": None,
     "DeleteRulePayload": None,
+    "CreateSignInLinkPayload": None,
+    "SetPasswordPayload": None,
+    "RevokeSessionPayload": None,
+    "SetMemberRolePayload": None,
+    "RemoveMemberPayload": None,
     # A preview's matches show issues (checked as `Issue`) and the tickets they would make, which quote
     # issue titles: `previewRule` itself asks for `issue:read` beside `project:read`.
     "RulePreview": None,

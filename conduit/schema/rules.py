@@ -88,6 +88,7 @@ class Rule:
     ticket_description: str | None = strawberry.field(
         description="The description template; null: Conduit's summary of the issue."
     )
+    ticket_labels: list[str] = strawberry.field(description="Labels on the tickets the rule makes.")
     comment_milestones: bool = strawberry.field(
         description="Comment on the issue's tickets when its count reaches 10, 100, 1,000, ..."
     )
@@ -130,6 +131,7 @@ class Rule:
             target=r.target,
             ticket_title=r.title_template,
             ticket_description=r.description_template,
+            ticket_labels=list(r.ticket_labels or ()),
             comment_milestones=r.comment_milestones,
             max_tickets_per_hour=r.max_tickets_per_hour,
             created_at=r.created_at,

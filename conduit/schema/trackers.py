@@ -6,8 +6,9 @@ and links are served from the sync cache: reading them never calls a tracker.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 
@@ -22,7 +23,8 @@ from conduit.schema.context import Info
 from conduit.schema.node import Node
 from conduit.schema.pagination import SortKey
 from conduit.schema.permissions import require
-from conduit.sync.health import health as compute_health
+from conduit.schema.series import UNTIL_DESCRIPTION, WINDOWS, HealthWindow, Series, grid
+from conduit.sync import health as sync_health
 
 INSTALLATION_SORT = SortKey(models.Installation.id, models.Installation.id, descending=False)
 
@@ -67,15 +69,6 @@ class InstallationStatus(Enum):
     ACTIVE = "active"
     ERROR = "error"
     REVOKED = "revoked"
-
-
-@strawberry.enum
-class HealthWindow(Enum):
-    HOUR = "hour"
-    DAY = "day"
-
-
-WINDOWS = {HealthWindow.HOUR: timedelta(hours=1), HealthWindow.DAY: timedelta(days=1)}
 
 
 @strawberry.type
@@ -147,6 +140,66 @@ class InstallationHealth:
     rate_limit_remaining: int | None
 
 
+@strawberry.type(description="An installation's calls to its tracker in one bucket of a series.")
+class InstallationHealthBucket:
+    start: datetime = strawberry.field(description="The bucket ends where the next one starts.")
+    calls: int
+    errors: int = strawberry.field(description="Calls that did not succeed, whichever side failed.")
+    error_rate: float = strawberry.field(description="errors / calls, 0 to 1; 0 without calls.")
+    p50_ms: float | None = strawberry.field(description="Median latency; null without calls.")
+    p95_ms: float | None
+    rate_limit_remaining: int | None = strawberry.field(
+        description="The lowest rate-limit headroom the tracker reported in the bucket; null if none."
+    )
+
+    @classmethod
+    def from_point(cls, p: sync_health.Point) -> InstallationHealthBucket:
+        return cls(
+            start=p.start,
+            calls=p.calls,
+            errors=p.errors,
+            error_rate=p.error_rate,
+            p50_ms=p.p50_ms,
+            p95_ms=p.p95_ms,
+            rate_limit_remaining=p.rate_limit_remaining,
+        )
+
+
+@strawberry.type(description="One call Conduit made to the installation's tracker, as it turned out.")
+class Interaction:
+    operation: str
+    method: str
+    path: str = strawberry.field(description="The endpoint's template: no keys or ids of the call.")
+    http_status: int | None = strawberry.field(description="Null when no answer came back.")
+    duration_ms: int
+    outcome: str = strawberry.field(
+        description="success; failure (our side or a passing fault); halted (the tracker's or the user's "
+        "side)."
+    )
+    error: str | None
+    rate_limit_remaining: int | None
+    created_at: datetime
+
+    @classmethod
+    def from_model(cls, row: models.Interaction) -> Interaction:
+        return cls(
+            operation=row.operation,
+            method=row.method,
+            path=row.path,
+            http_status=row.http_status,
+            duration_ms=row.duration_ms,
+            outcome=row.outcome.value,
+            error=row.error,
+            rate_limit_remaining=row.rate_limit_remaining,
+            created_at=row.created_at,
+        )
+
+
+@strawberry.type(description="An installation's health over time: every bucket of the window, oldest first.")
+class InstallationHealthSeries(Series):
+    buckets: list[InstallationHealthBucket]
+
+
 @strawberry.type(description="An organization's connection to one tracker account or site.")
 class Installation(Node):
     base_url: str | None
@@ -205,11 +258,13 @@ class Installation(Node):
         rows = await info.context.loaders.installation_webhooks.load(self.pk)
         return [InstallationWebhook.from_model(w) for w in rows]
 
-    @strawberry.field(description="Calls, errors, latency and rate-limit headroom over the last hour or day.")
+    @strawberry.field(
+        description="Calls, errors, latency and rate-limit headroom over the last hour, day or week."
+    )
     async def health(self, info: Info, window: HealthWindow = HealthWindow.HOUR) -> InstallationHealth:
         require(info, "installation:read")
         async with info.context.runtime.sessions() as session:
-            h = await compute_health(session, self.org_pk, self.pk, WINDOWS[window])
+            h = await sync_health.health(session, self.org_pk, self.pk, WINDOWS[window])
         return InstallationHealth(
             window=window,
             calls=h.calls,
@@ -221,6 +276,38 @@ class Installation(Node):
             last_error=h.last_error,
             last_error_at=h.last_error_at,
             rate_limit_remaining=h.rate_limit_remaining,
+        )
+
+    @strawberry.field(
+        description=f"The latest calls to the tracker, newest first: `latest` of them, 1 to "
+        f"{sync_health.MAX_RECENT}."
+    )
+    async def interactions(self, info: Info, latest: int = 20) -> list[Interaction]:
+        require(info, "installation:read")
+        async with info.context.runtime.sessions() as session:
+            rows = await sync_health.recent(session, self.org_pk, self.pk, latest)
+        return [Interaction.from_model(row) for row in rows]
+
+    @strawberry.field(
+        description="Calls, errors, latency and rate-limit headroom per bucket: 5 minutes over an hour, "
+        "an hour over a day, 6 hours over a week. Empty buckets are there with zeros."
+    )
+    async def health_series(
+        self,
+        info: Info,
+        window: HealthWindow = HealthWindow.HOUR,
+        until: Annotated[datetime | None, strawberry.argument(description=UNTIL_DESCRIPTION)] = None,
+    ) -> InstallationHealthSeries:
+        require(info, "installation:read")
+        g = grid(window, until)
+        async with info.context.runtime.sessions() as session:
+            points = await sync_health.series(session, self.org_pk, self.pk, g)
+        return InstallationHealthSeries(
+            window=window,
+            bucket_seconds=g.step_seconds,
+            start=g.start,
+            end=g.end,
+            buckets=[InstallationHealthBucket.from_point(p) for p in points],
         )
 
 

@@ -45,6 +45,7 @@ from conduit.errors import Forbidden, Invalid
 from conduit.jobs import outbox
 from conduit.runtime import Runtime
 from conduit.sync.apply import Outcome, apply_comment, apply_record
+from conduit.sync.cache import known_record
 from conduit.sync.outbound import ticket_key
 
 APPLY_KIND = "tracker.webhook.apply"
@@ -80,6 +81,7 @@ def _record(data: dict[str, Any]) -> TicketRecord:
     values = dict(data)
     values["status_category"] = StatusCategory(values["status_category"])
     values["updated_at"] = datetime.fromisoformat(values["updated_at"]) if values.get("updated_at") else None
+    values["given"] = tuple(values["given"]) if values.get("given") else None
     return TicketRecord(**values)
 
 
@@ -215,17 +217,25 @@ async def receive(
 
 
 async def apply(runtime: Runtime, payload: dict[str, Any]) -> Outcome:
+    installation_id, external_id = int(payload["installation_id"]), int(payload["external_issue_id"])
     async with runtime.sessions() as session:
-        installation = await session.get(Installation, int(payload["installation_id"]))
-        external = await session.get(ExternalIssue, int(payload["external_issue_id"]))
+        installation = await session.get(Installation, installation_id)
+        external = await session.get(ExternalIssue, external_id)
         if installation is None or external is None:
             return Outcome.UNCHANGED
-        record = _record(payload["ticket"])
+        known = known_record(external)
         connector = get_connectors(runtime).bind(installation)
-        if payload.get("kind") == ChangeKind.DELETED.value:
-            record = connector.deleted(record.key, None)
-        else:
-            record = await connector.webhook_ticket(record)
+    # A tracker whose delivery says too little is read here, with no database connection held.
+    record = _record(payload["ticket"])
+    if payload.get("kind") == ChangeKind.DELETED.value:
+        record = connector.deleted(record.key, None)
+    else:
+        record = await connector.webhook_ticket(record, known)
+    async with runtime.sessions() as session:
+        installation = await session.get(Installation, installation_id)
+        external = await session.get(ExternalIssue, external_id)
+        if installation is None or external is None:
+            return Outcome.UNCHANGED
         outcome = await apply_record(
             session,
             installation,

@@ -54,6 +54,7 @@ async def request_ticket(
     target: str,
     title: str | None,
     description: str | None,
+    labels: tuple[str, ...] = (),
 ) -> TicketRequest:
     """The standing request for this issue, installation and target, or a new one with its job."""
     key = idempotency_key(issue.id, installation.id, target)
@@ -70,6 +71,7 @@ async def request_ticket(
         target=target.strip(),
         title=title,
         description=description,
+        labels=list(labels) or None,
     )
     try:
         async with session.begin_nested():
@@ -115,6 +117,7 @@ async def draft_for(
         summary=f"{summary}\n\nReference: {reference(request)}",
         issue_url=issue_url,
         exception=exception,
+        labels=tuple(request.labels or ()),
     )
 
 

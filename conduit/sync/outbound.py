@@ -163,6 +163,7 @@ async def push(runtime: Runtime, external_issue_id: int, what: str, comment_id: 
         if what == "assignee" and issues[0].assignee_id is not None:
             member = await session.get(Member, issues[0].assignee_id)
         key = external.key
+        known = cache.known_record(external)
         body: str | None = None
         if what == "comment" and comment_id is not None:
             comment = await session.get(Comment, comment_id)
@@ -174,7 +175,7 @@ async def push(runtime: Runtime, external_issue_id: int, what: str, comment_id: 
                 return "skipped: status sync out is off"
             # One ticket for several issues is done when all of them are.
             resolved = all(i.status is IssueStatus.RESOLVED for i in issues)
-            record = await connector.set_status(key, resolved, config)
+            record = await connector.set_status(key, resolved, config, known)
             ours = config.is_resolved(record.status, record.status_category) == resolved
         elif what == "assignee":
             if not config.assignee_outbound:

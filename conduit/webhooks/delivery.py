@@ -5,9 +5,9 @@ attempts the delivery had when this one was planned: if more exist when the job 
 was already made (a re-run after a crash that followed the commit) and the job does nothing. A crash
 before the commit sends again, with the same `webhook-id`, which receivers deduplicate on.
 
-The job of a first attempt, once its own attempt succeeded, goes on to the first attempts queued
-behind it for the same endpoint (conduit.webhooks.drain), so a busy endpoint does not pay a whole job
-cycle per request.
+Scheduled attempts (first attempts and retries) are made by the endpoint's drain
+(conduit.webhooks.drain), many per job; a job of its own makes a manual send, or an attempt queued
+before drains existed.
 
 Nothing here sleeps: a throttled endpoint's delivery is deferred with `Retry(defer=)` and the worker
 takes other work, so one slow or failing endpoint never delays another.
@@ -302,8 +302,8 @@ class Made:
     attempts_before: int
     trigger: AttemptTrigger
     result: sender.AttemptResult
-    # The attempt's own job when another job made it (see conduit.webhooks.drain): settled in the
-    # same transaction, so the attempt and its job's end are recorded together.
+    # A job of the attempt's own that another job made it for: settled in the same transaction, so
+    # the attempt and its job's end are recorded together.
     outbox_row_id: int | None = None
 
 
@@ -322,7 +322,16 @@ async def record(
 async def record_all(runtime: Runtime, made: Sequence[Made]) -> None:
     """Record several attempts in one transaction: one commit for all of them."""
     async with runtime.sessions() as session:
-        ended = [await _record(session, one) for one in made]
+        # An endpoint's health changes with the first success after a failure: later successes in
+        # the same transaction have nothing to reset.
+        healthy: set[int] = set()
+        ended = []
+        for one in made:
+            ended.append(await _record(session, one, judged_healthy=one.app.id in healthy))
+            if one.result.succeeded:
+                healthy.add(one.app.id)
+            else:
+                healthy.discard(one.app.id)
         await session.commit()
     now = utcnow()
     for one, status in zip(made, ended, strict=True):
@@ -332,7 +341,9 @@ async def record_all(runtime: Runtime, made: Sequence[Made]) -> None:
             metrics.WEBHOOK_DELIVERY_LATENCY.labels(status.value).observe(max(latency, 0.0))
 
 
-async def _record(session: AsyncSession, made: Made) -> DeliveryStatus | None:
+async def _record(
+    session: AsyncSession, made: Made, *, judged_healthy: bool = False
+) -> DeliveryStatus | None:
     """Record one attempt; the status the delivery ended in, or None while it goes on (or another run
     recorded this attempt first)."""
     app, delivery, attempts_before, result = made.app, made.delivery, made.attempts_before, made.result
@@ -383,15 +394,16 @@ async def _record(session: AsyncSession, made: Made) -> DeliveryStatus | None:
         )
     )
     if result.succeeded:
-        await _judge_success(session, app)
+        if not judged_healthy:
+            await _judge_success(session, app)
     else:
         error = f"{result.error or 'failed'} from {app.webhook_url}"
         await _judge_failure(session, app, error, now)
         if result.outcome is Outcome.DISABLE:
             await disable_endpoint(session, app, "gone")
     if next_at is not None:
-        delivery.attempts = number
-        fanout.schedule(session, delivery, run_after=next_at, ordered=False)
+        # The endpoint's drain makes the retry once it falls due (conduit.webhooks.drain).
+        fanout.wake(session, app.id, app.organization_id, next_at)
     if made.outbox_row_id is not None:
         await settle_row(session, made.outbox_row_id, now)
     status = values.get("status")

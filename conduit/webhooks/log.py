@@ -1,4 +1,4 @@
-"""The delivery log: listing deliveries and attempts, endpoint health, re-sending, pruning.
+"""The delivery log: listing deliveries and attempts, endpoint health and its series, re-sending, pruning.
 
 Every query here is scoped where it is built: by the app's owner (`owner_organization_id`) or by the
 installing organization (`organization_id`), never by an id alone.
@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, case, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conduit.db.base import utcnow
 from conduit.db.models import App, Delivery, DeliveryAttempt, DeliveryStatus
+from conduit.db.series import Grid, percentiles
 from conduit.runtime import Runtime
 from conduit.webhooks import fanout
 
@@ -152,10 +153,49 @@ async def health(session: AsyncSession, app: App, window: timedelta) -> Health:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Point:
+    """The attempts at an app's endpoint that started in one bucket, test events' included."""
+
+    start: datetime
+    attempts: int
+    failures: int  # attempts not answered with success
+    p50_ms: float | None
+    p95_ms: float | None
+
+    @property
+    def error_rate(self) -> float:
+        return self.failures / self.attempts if self.attempts else 0.0
+
+
+async def health_series(session: AsyncSession, owner_id: int, app_id: int, grid: Grid) -> list[Point]:
+    """Attempts per bucket of `grid`; attempts carry no tenant, so the app is matched with its owner."""
+    owned = select(App.id).where(App.id == app_id, App.organization_id == owner_id).scalar_subquery()
+    where = [DeliveryAttempt.app_id == owned]
+    bucket = grid.bucket(DeliveryAttempt.started_at, session.get_bind().dialect.name).label("bucket")
+    stmt = (
+        select(bucket, func.count(), func.sum(case((DeliveryAttempt.outcome != "success", 1), else_=0)))
+        .where(grid.within(DeliveryAttempt.started_at), *where)
+        .group_by(bucket)
+    )
+    counts = {int(b): (int(n), int(f or 0)) for b, n, f in await session.execute(stmt)}
+    quantiles = await percentiles(
+        session, grid, DeliveryAttempt.started_at, DeliveryAttempt.duration_ms, where
+    )
+    points = []
+    for index, start in enumerate(grid.starts()):
+        attempts, failures = counts.get(index, (0, 0))
+        p50, p95 = quantiles.get(index, (None, None))
+        points.append(Point(start, attempts, failures, p50, p95))
+    return points
+
+
 def _restart(session: AsyncSession, delivery: Delivery) -> None:
     delivery.status = DeliveryStatus.PENDING
     delivery.finished_at = None
-    delivery.next_attempt_at = utcnow()
+    # No scheduled time: the manual attempt's own job sends it, not the endpoint's drain (should that
+    # attempt fail, its retry is scheduled as usual).
+    delivery.next_attempt_at = None
     fanout.schedule(session, delivery, trigger="manual", ordered=False)
 
 

@@ -23,7 +23,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -43,6 +43,8 @@ MAX_BODY = 1024 * 1024
 MAX_TITLE = 500
 MAX_TEXT = 65_536
 MAX_BATCH = 50
+MAX_LABELS = 10
+MAX_LABEL = 50
 PAGE = 50
 RATE_LIMIT = 600  # requests a minute, for all callers together
 SEEN_FOR = 600.0  # seconds a request id is remembered: twice the signature's tolerance
@@ -60,7 +62,7 @@ CREATE TABLE IF NOT EXISTS projects (key TEXT PRIMARY KEY, name TEXT NOT NULL,
 CREATE TABLE IF NOT EXISTS tickets (id INTEGER PRIMARY KEY AUTOINCREMENT, project TEXT NOT NULL,
     number INTEGER NOT NULL, title TEXT NOT NULL, description TEXT NOT NULL, status TEXT NOT NULL,
     assignee_id TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL,
-    deleted INTEGER NOT NULL DEFAULT 0, idempotency_key TEXT UNIQUE);
+    deleted INTEGER NOT NULL DEFAULT 0, idempotency_key TEXT UNIQUE, labels TEXT NOT NULL DEFAULT '[]');
 CREATE TABLE IF NOT EXISTS comments (id INTEGER PRIMARY KEY AUTOINCREMENT, ticket_id INTEGER NOT NULL,
     author_id TEXT NOT NULL, body TEXT NOT NULL, created_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS webhooks (id INTEGER PRIMARY KEY AUTOINCREMENT, url TEXT NOT NULL,
@@ -110,6 +112,9 @@ class Store:
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.row_factory = sqlite3.Row
         self.db.executescript(SCHEMA)
+        if "labels" not in {c["name"] for c in self.db.execute("PRAGMA table_info(tickets)")}:
+            # A file made before tickets had labels.
+            self.db.execute("ALTER TABLE tickets ADD COLUMN labels TEXT NOT NULL DEFAULT '[]'")
         self.lock = threading.RLock()
         self._last = 0.0
         self.listeners: list[Callable[[Change], None]] = []
@@ -162,6 +167,7 @@ class Store:
             "created_at": iso(row["created_at"]),
             "updated_at": iso(row["updated_at"]),
             "deleted": bool(row["deleted"]),
+            "labels": json.loads(row["labels"]),
         }
 
     def row(self, key: str, *, deleted: bool = False) -> sqlite3.Row:
@@ -193,7 +199,13 @@ class Store:
         return ticket
 
     def create(
-        self, actor: str, project: str, title: str, description: str, idempotency_key: str | None
+        self,
+        actor: str,
+        project: str,
+        title: str,
+        description: str,
+        idempotency_key: str | None,
+        labels: Sequence[str] = (),
     ) -> tuple[dict[str, Any], bool]:
         """The new ticket, or the one made earlier with the same idempotency key (and False)."""
         with self.lock:
@@ -210,8 +222,18 @@ class Store:
             self.db.execute("UPDATE projects SET next_number = next_number + 1 WHERE key = ?", (project,))
             cursor = self.db.execute(
                 "INSERT INTO tickets (project, number, title, description, status, created_at, updated_at,"
-                " idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (project, found[0], title, description, STATUSES[0][0], at, at, idempotency_key),
+                " idempotency_key, labels) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    project,
+                    found[0],
+                    title,
+                    description,
+                    STATUSES[0][0],
+                    at,
+                    at,
+                    idempotency_key,
+                    json.dumps(list(dict.fromkeys(labels))),
+                ),
             )
             assert cursor.lastrowid is not None
             return self._changed(cursor.lastrowid, "ticket.created", actor), True
@@ -441,8 +463,13 @@ def routes(
         title = text(data, "title", MAX_TITLE)
         description = text(data, "description", MAX_TEXT, required=False) or ""
         idem = text(data, "idempotency_key", 200, required=False)
+        labels = data.get("labels", [])
+        if not isinstance(labels, list) or len(labels) > MAX_LABELS:
+            raise Failure(422, "invalid", f"`labels` is a list of at most {MAX_LABELS} names")
+        if not all(isinstance(n, str) and 0 < len(n) <= MAX_LABEL for n in labels):
+            raise Failure(422, "invalid", f"each label is a name of 1 to {MAX_LABEL} characters")
         assert project is not None and title is not None
-        ticket, made = store.create(actor, project.upper(), title, description, idem)
+        ticket, made = store.create(actor, project.upper(), title, description, idem, labels)
         return JSONResponse(ticket, 201 if made else 200)
 
     async def read(request: Request) -> Response:

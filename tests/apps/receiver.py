@@ -35,6 +35,9 @@ class Endpoint:
     headers: dict[str, str] = field(default_factory=dict)
     hold: threading.Event | None = None  # answer only once set
     delay: float = 0.0
+    # Requests being answered now, and the most there ever were at once.
+    in_flight: int = 0
+    max_in_flight: int = 0
 
 
 class Receiver:
@@ -60,8 +63,18 @@ class Receiver:
 
     async def _handle(self, request: Request) -> Response:
         name = request.path_params["name"]
-        body = await request.body()
         endpoint = self.endpoints.get(name, Endpoint())
+        with self._lock:
+            endpoint.in_flight += 1
+            endpoint.max_in_flight = max(endpoint.max_in_flight, endpoint.in_flight)
+        try:
+            return await self._answer(name, request, endpoint)
+        finally:
+            with self._lock:
+                endpoint.in_flight -= 1
+
+    async def _answer(self, name: str, request: Request, endpoint: Endpoint) -> Response:
+        body = await request.body()
         verified = False
         if endpoint.secret:
             try:

@@ -252,8 +252,11 @@ async def test_a_slow_endpoint_does_not_delay_another(
     jobs_runtime: Runtime, gql: GQL, receiver: Receiver, tenant: Tenant
 ) -> None:
     slow, fast = name(), name()
+    # One request at a time to the slow endpoint, so its first one, held open, is all it gets meanwhile.
     slow_app = await gql.create_app(
-        tenant.token, kind="INTERNAL", **issue_app(receiver.url(slow), webhookTimeoutSeconds=30)
+        tenant.token,
+        kind="INTERNAL",
+        **issue_app(receiver.url(slow), webhookTimeoutSeconds=30, maxInFlight=1),
     )
     fast_app = await gql.create_app(tenant.token, kind="INTERNAL", **issue_app(receiver.url(fast)))
     receiver.endpoints[slow].secret = slow_app["webhookSecret"]
@@ -262,9 +265,9 @@ async def test_a_slow_endpoint_does_not_delay_another(
     await emit_issue(jobs_runtime, tenant.organization_id, tenant.project_id, 5)
 
     async def fast_done() -> bool:
-        return len({h.msg_id for h in receiver.of(fast)}) == 5
+        return len({h.msg_id for h in receiver.of(fast)}) == 5 and len(receiver.of(slow)) >= 1
 
-    await wait_for(fast_done, 30, "the fast endpoint's 5 deliveries")
+    await wait_for(fast_done, 30, "the fast endpoint's 5 deliveries, the slow one's first held open")
     # All of them arrived while the slow endpoint still held its first request open.
     assert not receiver.endpoints[slow].hold.is_set()  # type: ignore[union-attr]
     assert len(receiver.of(slow)) == 1

@@ -1,12 +1,12 @@
-"""One endpoint's first attempts sent several per job: in event order, each once, every job settled."""
+"""One endpoint's deliveries sent many per job: each once, concurrently up to maxInFlight, or one at a
+time in order (FIFO), a failure holding the line; events published in batches, idempotently."""
 
 from __future__ import annotations
 
-import threading
+from sqlalchemy import select, update
 
-from sqlalchemy import select
-
-from conduit.db.models import Delivery, DeliveryStatus, OutboxRow, OutboxState
+from conduit.db.models import Delivery, DeliveryAttempt, DeliveryStatus, OutboxRow, OutboxState
+from conduit.events.emit import PUBLISH_KIND, publish_key
 from conduit.ids import decode_as
 from conduit.runtime import Runtime
 from conduit.webhooks.fanout import endpoint_key
@@ -15,60 +15,141 @@ from tests.apps.helpers import emit_issue, issue_app, name
 from tests.apps.receiver import Receiver
 from tests.conftest import Tenant
 
+APP = """query($id: ID!) { app(id: $id) { fifo maxInFlight } }"""
 
-async def test_queued_first_attempts_go_out_in_order_once_with_their_jobs_settled(
+
+async def _deliveries(runtime: Runtime, app_pk: int) -> list[Delivery]:
+    async with runtime.sessions() as session:
+        rows = await session.execute(select(Delivery).where(Delivery.app_id == app_pk).order_by(Delivery.id))
+        return list(rows.scalars())
+
+
+async def _all_settled(runtime: Runtime, key: str) -> bool:
+    async with runtime.sessions() as session:
+        states = (await session.execute(select(OutboxRow.state).where(OutboxRow.key == key))).scalars()
+        return all(s in (OutboxState.DONE, OutboxState.DEAD) for s in states)
+
+
+async def test_deliveries_go_out_once_each_concurrently_up_to_max_in_flight(
     jobs_runtime: Runtime, gql: GQL, receiver: Receiver, tenant: Tenant
 ) -> None:
-    total = 12
+    total, cap = 12, 3
+    ep = name()
+    app = await gql.create_app(
+        tenant.token,
+        kind="INTERNAL",
+        **issue_app(receiver.url(ep), rateLimitPerSecond=100, maxInFlight=cap),
+    )
+    pk = decode_as(app["app"]["id"], "App")
+    endpoint = receiver.endpoints[ep]
+    endpoint.secret = app["webhookSecret"]
+    # Long enough that requests overlap whenever more than one is sent at a time.
+    endpoint.delay = 0.2
+    await emit_issue(jobs_runtime, tenant.organization_id, tenant.project_id, total)
+
+    async def all_in() -> bool:
+        return len({h.msg_id for h in receiver.of(ep)}) == total
+
+    await wait_for(all_in, 60, f"all {total} deliveries")
+    await wait_for(lambda: _all_settled(jobs_runtime, endpoint_key(pk)), 30, "the endpoint's jobs to end")
+    hits = receiver.of(ep)
+    assert all(h.verified for h in hits)
+    assert len(hits) == total  # each exactly once
+    assert endpoint.max_in_flight == cap
+    deliveries = await _deliveries(jobs_runtime, pk)
+    assert [(d.status, d.attempts) for d in deliveries] == [(DeliveryStatus.SUCCEEDED, 1)] * total
+    async with jobs_runtime.sessions() as session:
+        ran = (
+            await session.execute(
+                select(OutboxRow.id).where(OutboxRow.key == endpoint_key(pk), OutboxRow.attempts > 0)
+            )
+        ).all()
+    # Many deliveries per job: not one job per delivery.
+    assert len(ran) < total
+
+
+async def test_fifo_sends_one_at_a_time_in_order_and_a_failure_holds_the_line(
+    jobs_runtime: Runtime, gql: GQL, receiver: Receiver, tenant: Tenant
+) -> None:
+    total = 5
+    ep = name()
+    app = await gql.create_app(
+        tenant.token,
+        kind="INTERNAL",
+        **issue_app(receiver.url(ep), rateLimitPerSecond=100, maxInFlight=10, fifo=True),
+    )
+    assert (await gql(tenant.token, APP, {"id": app["app"]["id"]}))["app"] == {
+        "fifo": True,
+        "maxInFlight": 10,
+    }
+    pk = decode_as(app["app"]["id"], "App")
+    endpoint = receiver.endpoints[ep]
+    endpoint.secret, endpoint.status = app["webhookSecret"], 500
+    await emit_issue(jobs_runtime, tenant.organization_id, tenant.project_id, total)
+
+    async def first_failed() -> bool:
+        deliveries = await _deliveries(jobs_runtime, pk)
+        return len(deliveries) == total and deliveries[0].attempts == 1
+
+    await wait_for(first_failed, 30, "the first delivery's failed attempt")
+    endpoint.status = 200  # the retry, about 5 s later, succeeds
+
+    async def all_in() -> bool:
+        return len({h.msg_id for h in receiver.of(ep)}) == total
+
+    await wait_for(all_in, 60, f"all {total} deliveries after the retry")
+    await wait_for(lambda: _all_settled(jobs_runtime, endpoint_key(pk)), 30, "the endpoint's jobs to end")
+    deliveries = await _deliveries(jobs_runtime, pk)
+    order = [d.msg_id for d in deliveries]
+    # Nothing overtook the failed delivery: its retry came before any later one was sent.
+    assert [h.msg_id for h in receiver.of(ep)] == [order[0], *order]
+    assert all(h.verified for h in receiver.of(ep))
+    assert endpoint.max_in_flight == 1
+    assert [(d.status, d.attempts) for d in deliveries] == [(DeliveryStatus.SUCCEEDED, 2)] + [
+        (DeliveryStatus.SUCCEEDED, 1)
+    ] * (total - 1)
+
+
+async def test_a_retried_batch_publish_delivers_nothing_twice(
+    jobs_runtime: Runtime, gql: GQL, receiver: Receiver, tenant: Tenant
+) -> None:
+    total = 20
     ep = name()
     app = await gql.create_app(
         tenant.token, kind="INTERNAL", **issue_app(receiver.url(ep), rateLimitPerSecond=100)
     )
     pk = decode_as(app["app"]["id"], "App")
-    endpoint = receiver.endpoints[ep]
-    endpoint.secret = app["webhookSecret"]
-    # The first request is held until every delivery is queued behind it, so its job finds them.
-    endpoint.hold = threading.Event()
-    await emit_issue(jobs_runtime, tenant.organization_id, tenant.project_id, total)
-
-    async def queued() -> bool:
-        async with jobs_runtime.sessions() as session:
-            n = len(list((await session.execute(select(Delivery.id).where(Delivery.app_id == pk))).scalars()))
-        return n == total and len(receiver.of(ep)) == 1
-
-    await wait_for(queued, 30, f"{total} deliveries queued behind the first")
-    endpoint.hold.set()
-    endpoint.hold = None
+    receiver.endpoints[ep].secret = app["webhookSecret"]
+    rows = await emit_issue(jobs_runtime, tenant.organization_id, tenant.project_id, total)
 
     async def all_in() -> bool:
         return len({h.msg_id for h in receiver.of(ep)}) == total
 
-    await wait_for(all_in, 30, f"all {total} deliveries")
+    await wait_for(all_in, 60, f"all {total} deliveries")
+    key = publish_key(tenant.organization_id)
+    await wait_for(lambda: _all_settled(jobs_runtime, key), 30, "the publish jobs to end")
     async with jobs_runtime.sessions() as session:
-
-        async def rows() -> list[OutboxRow]:
-            return list(
-                (await session.execute(select(OutboxRow).where(OutboxRow.key == endpoint_key(pk)))).scalars()
-            )
-
-        async def settled() -> bool:
-            session.expire_all()
-            return all(r.state is OutboxState.DONE for r in await rows())
-
-        await wait_for(settled, 30, "every first-attempt job to be settled")
-        keyed = await rows()
-        # Every attempt is recorded in the transaction that settles its job, or before the job ends.
-        deliveries = (
-            await session.execute(select(Delivery).where(Delivery.app_id == pk).order_by(Delivery.id))
-        ).scalars()
-        by_id = {d.id: (d.msg_id, d.status, d.attempts) for d in deliveries}
-        # The order of the endpoint's queue: its first-attempt jobs by id.
-        sent_in_order = [by_id[r.payload["args"][0]] for r in sorted(keyed, key=lambda r: r.id)]
+        published = list((await session.execute(select(OutboxRow).where(OutboxRow.id.in_(rows)))).scalars())
+        assert all(r.kind == PUBLISH_KIND and r.key == key for r in published)
+        # Published in batches: rows taken by the job ahead of them never ran on their own.
+        assert any(r.attempts == 0 for r in published)
+        # Every one of them published again, as a batch job retried after its fan-out committed would.
+        await session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id.in_(rows))
+            .values(state=OutboxState.PENDING, finished_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        await session.commit()
+    await wait_for(lambda: _all_settled(jobs_runtime, key), 30, "the publish jobs to end again")
+    await wait_for(lambda: _all_settled(jobs_runtime, endpoint_key(pk)), 30, "the endpoint's jobs to end")
+    deliveries = await _deliveries(jobs_runtime, pk)
+    assert len(deliveries) == total
+    assert all(d.status is DeliveryStatus.SUCCEEDED and d.attempts == 1 for d in deliveries)
     hits = receiver.of(ep)
-    assert all(h.verified for h in hits)
-    # Sent in the order they were queued, each exactly once.
-    assert [h.msg_id for h in hits] == [m for m, _, _ in sent_in_order]
-    assert all(s is DeliveryStatus.SUCCEEDED and n == 1 for _, s, n in sent_in_order)
-    assert len(keyed) == total
-    # Jobs whose attempt the job ahead of them made were settled without ever being run.
-    assert any(r.attempts == 0 for r in keyed)
+    assert len(hits) == total and all(h.verified for h in hits)
+    async with jobs_runtime.sessions() as session:
+        attempts = (
+            await session.execute(select(DeliveryAttempt.id).where(DeliveryAttempt.app_id == pk))
+        ).all()
+    assert len(attempts) == total

@@ -64,6 +64,14 @@ class Driver(ABC):
         """Assert the created ticket (in the sandbox's `/state`) quotes the exception and links back."""
 
     @abstractmethod
+    def labels(self, state: dict[str, Any], created: TicketRecord) -> list[str]:
+        """The created ticket's label names as the sandbox's `/state` shows them."""
+
+    # How a label name is written in the tracker (Jira's labels have no spaces).
+    def label_as(self, name: str) -> str:
+        return name
+
+    @abstractmethod
     def forgeries(
         self, headers: dict[str, str], body: bytes, secret: str | None
     ) -> list[tuple[dict[str, str], bytes, str | None]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -89,6 +90,32 @@ async def test_ticket_lifecycle(
     assert list(many) == [created.key]
 
 
+async def test_a_status_change_from_the_stored_copy_is_one_call(
+    runtime: Runtime, connectors: Connectors, tracker: Tracker, tenant: Tenant
+) -> None:
+    """Sync out passes the stored copy: once a tracker's workflow is known, a move is one call; a copy
+    the tracker has moved on from still ends in the wanted state."""
+    connector = (await install(runtime, connectors, tracker, tenant)).connector
+    created = await connector.create_ticket(tracker.scope, DRAFT)
+    # The first moves each way learn the workflow (a Jira transition depends on the status left).
+    resolved = await connector.set_status(created.key, True, connector.config, None)
+    reopened = await connector.set_status(created.key, False, connector.config, resolved)
+    assert reopened.status_category is not StatusCategory.DONE
+
+    await tracker.clear_calls()
+    resolved = await connector.set_status(created.key, True, connector.config, reopened)
+    assert resolved.status_category is StatusCategory.DONE
+    assert (await tracker.calls())["total"] == 1
+    assert (await connector.get_ticket(created.key)).status_category is StatusCategory.DONE
+
+    # A person reopened it meanwhile: the stored copy says done, the tracker says open.
+    async with tracker.control() as c:
+        (await c.post("/tickets/reopen", json={"key": created.key})).raise_for_status()
+    again = await connector.set_status(created.key, False, connector.config, resolved)
+    assert again.status_category is not StatusCategory.DONE
+    assert (await connector.get_ticket(created.key)).status_category is not StatusCategory.DONE
+
+
 async def test_assign_by_email(
     runtime: Runtime, connectors: Connectors, tracker: Tracker, tenant: Tenant
 ) -> None:
@@ -111,6 +138,25 @@ async def test_description_quotes_exception_and_links_back(
     async with tracker.control() as c:
         state = (await c.get("/state")).json()
     tracker.driver.check_description(state, created, DRAFT)
+
+
+async def test_created_tickets_carry_their_labels(
+    runtime: Runtime, connectors: Connectors, tracker: Tracker, tenant: Tenant
+) -> None:
+    connector = (await install(runtime, connectors, tracker, tenant)).connector
+    labels = ("conduit", "production error")
+    created = await connector.create_ticket(tracker.scope, replace(DRAFT, labels=labels))
+    # A second ticket with one label of the first and a new one: an existing label is reused.
+    again = await connector.create_ticket(tracker.scope, replace(DRAFT, labels=("conduit", "urgent")))
+    plain = await connector.create_ticket(tracker.scope, DRAFT)
+    async with tracker.control() as c:
+        state = (await c.get("/state")).json()
+    found = tracker.driver.labels(state, created)
+    assert sorted(found) == sorted(tracker.driver.label_as(n) for n in labels)
+    assert sorted(tracker.driver.labels(state, again)) == sorted(
+        tracker.driver.label_as(n) for n in ("conduit", "urgent")
+    )
+    assert tracker.driver.labels(state, plain) == []
 
 
 async def test_webhooks_verified_and_parsed(

@@ -203,6 +203,18 @@ async def world(runtime: Runtime) -> AsyncIterator[World]:
         session.add(installation)
         await session.flush()
         session.add(TrackerWebhook(organization_id=org, installation_id=installation.id, scope="acme/app"))
+        session.add(
+            models.Interaction(
+                organization_id=org,
+                installation_id=installation.id,
+                operation="get_issue",
+                method="GET",
+                path="/repos/{owner}/{repo}/issues/{number}",
+                http_status=200,
+                duration_ms=12,
+                outcome=models.InteractionOutcome.SUCCESS,
+            )
+        )
         external = models.ExternalIssue(
             organization_id=org,
             installation_id=installation.id,

@@ -138,7 +138,10 @@ class GitHubConnector(Connector):
         return WebhookRegistration(id=str((reply.data or {}).get("id")), secret=secret)
 
     async def create_ticket(self, scope: str, draft: TicketDraft) -> TicketRecord:
-        body = {"title": draft.title[:256], "body": markdown(draft)}
+        body: dict[str, Any] = {"title": draft.title[:256], "body": markdown(draft)}
+        if draft.labels:
+            # By name; GitHub makes a label the repository does not have yet.
+            body["labels"] = list(draft.labels)
         reply = await self.api.call(
             "ticket.create", "POST", "/repos/{owner}/{repo}/issues", path=parse_repo(scope), json=body
         )
@@ -197,7 +200,13 @@ class GitHubConnector(Connector):
         items = (reply.data or {}).get("items") or []
         return [ticket(item) for item in items if "pull_request" not in item][:limit]
 
-    async def set_status(self, key: str, resolved: bool, config: SyncConfig | None = None) -> TicketRecord:
+    async def set_status(
+        self,
+        key: str,
+        resolved: bool,
+        config: SyncConfig | None = None,
+        known: TicketRecord | None = None,
+    ) -> TicketRecord:
         body = {"state": "closed", "state_reason": "completed"} if resolved else {"state": "open"}
         reply = await self.api.call("ticket.set_status", "PATCH", ISSUE, path=parse_key(key), json=body)
         return ticket(reply.data)

@@ -222,6 +222,9 @@ class GitLabConnector(Connector):
     # -- tickets -------------------------------------------------------------------------------------
     async def create_ticket(self, scope: str, draft: TicketDraft) -> TicketRecord:
         body = {"title": draft.title.replace("\n", " ")[:255], "description": markdown(draft)}
+        if draft.labels:
+            # One comma-separated string of names (a comma cannot be in one); GitLab makes new ones.
+            body["labels"] = ",".join(n.replace(",", " ") for n in draft.labels)
         reply = await self.api.call(
             "ticket.create", "POST", "/projects/{project}/issues", path=parse_project(scope), json=body
         )
@@ -258,7 +261,7 @@ class GitLabConnector(Connector):
             data, record = moved.data, ticket(moved.data, moved.etag)
         return record
 
-    async def webhook_ticket(self, record: TicketRecord) -> TicketRecord:
+    async def webhook_ticket(self, record: TicketRecord, known: TicketRecord | None = None) -> TicketRecord:
         """A Note Hook names the issue's assignees by id only: such a ticket is read again, so the
         assignee applied with the comment has its handle and is not taken for a change."""
         if record.assignee_id is None or record.assignee is not None:
@@ -354,7 +357,13 @@ class GitLabConnector(Connector):
         )
         return [ticket(item) for item in reply.data or []][:limit]
 
-    async def set_status(self, key: str, resolved: bool, config: SyncConfig | None = None) -> TicketRecord:
+    async def set_status(
+        self,
+        key: str,
+        resolved: bool,
+        config: SyncConfig | None = None,
+        known: TicketRecord | None = None,
+    ) -> TicketRecord:
         body = {"state_event": "close" if resolved else "reopen"}
         reply = await self.api.call("ticket.set_status", "PUT", ISSUE, path=parse_key(key), json=body)
         return ticket(reply.data)

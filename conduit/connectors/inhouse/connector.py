@@ -38,6 +38,7 @@ from conduit.connectors.base import (
     WebhookContext,
     header,
     load_webhook_json,
+    moves_from,
 )
 from conduit.connectors.config import SyncConfig
 from conduit.connectors.errors import InvalidRequest, NotFound
@@ -126,6 +127,8 @@ class Description:
     url: str | None
     statuses: tuple[tuple[str, bool], ...]
     capabilities: frozenset[str]
+    # The project keys the service lists (upper case).
+    projects: frozenset[str] = frozenset()
 
     @classmethod
     def parse(cls, data: Any) -> Description:
@@ -150,6 +153,8 @@ class Description:
         if not any(done for _, done in statuses) or all(done for _, done in statuses):
             raise InvalidRequest("the service's statuses need at least one done and one not done")
         capabilities = data.get("capabilities") or []
+        listed = data.get("projects")
+        projects: list[Any] = listed if isinstance(listed, list) else []
         url = data.get("url")
         return cls(
             id=data["id"][:200],
@@ -159,6 +164,11 @@ class Description:
             capabilities=frozenset(c for c in capabilities if isinstance(c, str))
             if isinstance(capabilities, list)
             else frozenset(),
+            projects=frozenset(
+                p["key"].strip().upper()
+                for p in projects[:1000]
+                if isinstance(p, dict) and isinstance(p.get("key"), str)
+            ),
         )
 
 
@@ -246,13 +256,16 @@ class InhouseConnector(Connector):
 
     # -- tickets -------------------------------------------------------------------------------------
     async def create_ticket(self, scope: str, draft: TicketDraft) -> TicketRecord:
-        body = {
+        body: dict[str, Any] = {
             "project": check_scope(scope),
             "title": draft.title[:500],
             "description": markdown(draft),
             # The same call sent again (a lost answer) makes no second ticket.
             "idempotency_key": str(uuid.uuid4()),
         }
+        if draft.labels:
+            # By name; a service that has no labels ignores them (the contract makes them optional).
+            body["labels"] = list(draft.labels)
         reply = await self.api.call("ticket.create", "POST", "/tickets", json=body)
         return self.ticket(reply.data)
 
@@ -320,13 +333,22 @@ class InhouseConnector(Connector):
         tickets, _ = _page(reply.data, "tickets")
         return [self.ticket(t) for t in tickets][:limit]
 
-    async def set_status(self, key: str, resolved: bool, config: SyncConfig | None = None) -> TicketRecord:
+    async def set_status(
+        self,
+        key: str,
+        resolved: bool,
+        config: SyncConfig | None = None,
+        known: TicketRecord | None = None,
+    ) -> TicketRecord:
         """Move the ticket to the configured status, else the first the service describes as done (or,
-        to reopen, not done); a ticket already there is left alone."""
+        to reopen, not done); a ticket already there is left alone. The statuses are the service's
+        (described once and kept), so a stored copy that says the ticket must move is enough to move
+        it: one call."""
         config = config or self.config
-        current = await self.get_ticket(key)
-        if config.is_resolved(current.status, current.status_category) == resolved:
-            return current
+        if not moves_from(known, key, resolved, config):
+            current = await self.get_ticket(key)
+            if config.is_resolved(current.status, current.status_category) == resolved:
+                return current
         statuses = (await self.describe()).statuses
         wanted = config.resolve_status if resolved else config.reopen_status
         if wanted:
@@ -353,9 +375,13 @@ class InhouseConnector(Connector):
         return self.ticket(reply.data)
 
     async def statuses(self, scopes: Sequence[str]) -> list[str]:
-        for scope in scopes:
-            check_scope(scope)
-        return [name for name, _ in (await self.describe(fresh=True)).statuses]
+        """The service's statuses, the same for every project; NotFound for a project it does not list."""
+        wanted = [check_scope(scope) for scope in scopes]
+        description = await self.describe(fresh=True)
+        missing = [p for p in wanted if p not in description.projects]
+        if missing:
+            raise NotFound(f"the service lists no project {', '.join(missing)}")
+        return [name for name, _ in description.statuses]
 
     async def find_user(self, email: str) -> str | None:
         """The contract's exact email lookup, which finds a person even where lists hide the address."""

@@ -125,6 +125,7 @@ SCHEMAS: dict[str, Any] = {
                 "description": "strictly later after every change: Conduit orders changes by it",
             },
             "deleted": {"type": "boolean"},
+            "labels": {"type": "array", "items": {"type": "string"}, "description": "as created"},
         },
     },
     "Tickets": {
@@ -227,6 +228,12 @@ PATHS: dict[str, Any] = {
                         "title": {"type": "string", "maxLength": 500},
                         "description": {"type": "string", "description": "Markdown"},
                         "idempotency_key": {"type": "string", "maxLength": 200},
+                        "labels": {
+                            "type": "array",
+                            "items": {"type": "string", "maxLength": 50},
+                            "maxItems": 10,
+                            "description": "Label names (optional): a service without labels ignores them",
+                        },
                     },
                 }
             ),

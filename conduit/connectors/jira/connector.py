@@ -24,6 +24,7 @@ from conduit.connectors.base import (
     WebhookContext,
     header,
     load_webhook_json,
+    moves_from,
     same_signature,
 )
 from conduit.connectors.config import SyncConfig
@@ -40,10 +41,14 @@ from conduit.connectors.records import (
     WebhookRegistration,
     WebhookRejected,
 )
+from conduit.connectors.workflows import WorkflowCache
 
 KEY = re.compile(r"^[A-Z][A-Z0-9_]*-[0-9]+$")
 PROJECT = re.compile(r"^[A-Z][A-Z0-9_]*$")
-FIELDS = "summary,status,assignee,updated"
+FIELDS = "summary,status,assignee,updated,issuetype"
+# Each ticket's issue type, and the transitions of a (project, issue type, status): see `set_status`.
+_ISSUE_TYPES = WorkflowCache(ttl=86_400)
+_TRANSITIONS = WorkflowCache()
 CATEGORIES = {
     "new": StatusCategory.OPEN,
     "indeterminate": StatusCategory.IN_PROGRESS,
@@ -114,6 +119,12 @@ class JiraConnector(Connector):
         status = fields.get("status") or {}
         category = (status.get("statusCategory") or {}).get("key", "new")
         assignee = fields.get("assignee") or {}
+        kind = fields.get("issuetype")
+        if isinstance(kind, dict) and isinstance(kind.get("id"), str | int):
+            # The issue type picks the workflow: kept so a status change can use kept transitions.
+            _ISSUE_TYPES.put(
+                self.api.endpoints.api, self.api.target.installation_id, data["key"], str(kind["id"])
+            )
         return TicketRecord(
             key=data["key"],
             url=f"{self.site}/browse/{data['key']}",
@@ -183,6 +194,9 @@ class JiraConnector(Connector):
             "summary": draft.title.replace("\n", " ")[:255],
             "description": description(draft),
         }
+        if draft.labels:
+            # Jira labels are free-form words: no spaces, so a space becomes a dash.
+            fields["labels"] = ["-".join(n.split()) for n in draft.labels]
         reply = await self.api.call("ticket.create", "POST", "/issue", json={"fields": fields})
         return await self.get_ticket(str((reply.data or {})["key"]))
 
@@ -229,17 +243,37 @@ class JiraConnector(Connector):
         )
         return [self.ticket(item) for item in (reply.data or {}).get("issues") or []]
 
-    async def set_status(self, key: str, resolved: bool, config: SyncConfig | None = None) -> TicketRecord:
-        """Move the ticket through whichever transition reaches the wanted status: two calls.
+    async def set_status(
+        self,
+        key: str,
+        resolved: bool,
+        config: SyncConfig | None = None,
+        known: TicketRecord | None = None,
+    ) -> TicketRecord:
+        """Move the ticket through whichever transition reaches the wanted status.
 
-        Transition ids differ per workflow and per current status, so they are read with the ticket
-        itself (`expand=transitions`), never cached. The transition answers 204 without a body; the
-        ticket it leaves is the one read with the transition's target status, which is what Jira
-        sets, so it is not read back. Its `updated` stays the one read: the webhook Jira sends for the
-        change is newer, finds the same fields, and changes nothing (the echo).
+        Transition ids belong to a workflow (which a project's scheme picks by issue type) and to the
+        status moved from. They are read with the ticket (`expand=transitions`) and kept by project,
+        issue type and status, so a ticket whose stored copy and type are known moves in one call;
+        otherwise two. A kept transition Jira refuses (the workflow was edited) is dropped and the
+        ticket read. The transition answers 204 without a body; the ticket it leaves is the one read
+        (or stored) with the transition's target status, which is what Jira sets, so it is not read
+        back. Its `updated` stays the one known: the webhook Jira sends for the change is newer,
+        finds the same fields, and changes nothing (the echo).
         """
         config = config or self.config
         key = check_key(key)
+        where = (self.api.endpoints.api, self.api.target.installation_id)
+        kind = _ISSUE_TYPES.get(*where, key)
+        if moves_from(known, key, resolved, config) and isinstance(kind, str):
+            workflow = (self.scope_of(key), kind, known.status)
+            kept = _TRANSITIONS.get(*where, workflow)
+            chosen = _pick_transition(kept, resolved, config) if isinstance(kept, list) else None
+            if chosen is not None:
+                try:
+                    return await self._transition(key, chosen, known)
+                except InvalidRequest:
+                    _TRANSITIONS.drop(*where, workflow)
         reply = await self.api.call(
             "ticket.get",
             "GET",
@@ -248,9 +282,12 @@ class JiraConnector(Connector):
             params={"fields": FIELDS, "expand": "transitions"},
         )
         current = self.ticket(reply.data)
+        options = [t for t in (reply.data or {}).get("transitions") or [] if isinstance(t, dict)]
+        kind = _ISSUE_TYPES.get(*where, current.key)
+        if isinstance(kind, str):
+            _TRANSITIONS.put(*where, (self.scope_of(current.key), kind, current.status), options)
         if config.is_resolved(current.status, current.status_category) == resolved:
             return current
-        options = [t for t in (reply.data or {}).get("transitions") or [] if isinstance(t, dict)]
         chosen = _pick_transition(options, resolved, config)
         if chosen is None:
             names = ", ".join(sorted(str((t.get("to") or {}).get("name")) for t in options)) or "none"
@@ -259,6 +296,9 @@ class JiraConnector(Connector):
                 f"no transition of {key} can {wanted} it (reachable statuses: {names}); set the "
                 f"installation's {'resolve' if resolved else 'reopen'}_status to one of them"
             )
+        return await self._transition(key, chosen, current)
+
+    async def _transition(self, key: str, chosen: dict[str, Any], current: TicketRecord) -> TicketRecord:
         await self.api.call(
             "ticket.transition",
             "POST",
@@ -270,7 +310,13 @@ class JiraConnector(Connector):
         category = (target.get("statusCategory") or {}).get("key")
         if not target.get("name") or category not in CATEGORIES:
             return await self.get_ticket(key)  # a transition that does not say where it leads
-        return replace(current, status=str(target["name"]), status_category=CATEGORIES[category])
+        return replace(
+            current,
+            status=str(target["name"]),
+            status_category=CATEGORIES[category],
+            etag=None,
+            not_modified=False,
+        )
 
     async def statuses(self, scopes: Sequence[str]) -> list[str]:
         """Every status of the projects' workflows (over all issue types)."""

@@ -25,6 +25,7 @@ from conduit.connectors.base import (
     WebhookContext,
     header,
     load_webhook_json,
+    moves_from,
     same_signature,
 )
 from conduit.connectors.config import SyncConfig
@@ -41,6 +42,7 @@ from conduit.connectors.records import (
     WebhookRegistration,
     WebhookRejected,
 )
+from conduit.connectors.workflows import WorkflowCache
 
 KEY = re.compile(r"^(?P<team>[A-Z][A-Z0-9_]*)-(?P<number>[0-9]+)$")
 TEAM = re.compile(r"^[A-Z][A-Z0-9_]*$")
@@ -57,6 +59,11 @@ CATEGORIES = {
 # Where a reopened issue goes, best first: to do, then the backlog, then triage.
 REOPEN_ORDER = ("unstarted", "backlog", "triage", "started")
 RESOURCE_TYPES = ["Issue", "Comment"]
+# Each team's workflow states, as `ISSUE_STATES` reads them.
+_STATES = WorkflowCache()
+# Label ids by (API root, installation, team id), then by folded name: labels are rarely renamed or
+# deleted, and a label that is gone makes the create fail, which drops them (`create_ticket`).
+_LABELS: dict[tuple[str, int, str], dict[str, str]] = {}
 # Connections are read 100 at a time (Linear's default is 50); a listing of changes pages through
 # at most MAX_PAGES before falling back to reads by key.
 PAGE = 100
@@ -209,18 +216,53 @@ class LinearConnector(Connector):
         """The issue, then an attachment linking back to Conduit (one per URL: creating it again
         updates it), which shows in Linear's sidebar and survives edits to the description."""
         team = await self._team(scope)
-        body = {
+        body: dict[str, Any] = {
             "teamId": team["id"],
             "title": draft.title.replace("\n", " ")[:255],
             "description": markdown(draft),
         }
-        data = await self._gql("ticket.create", graphql.ISSUE_CREATE, input=body)
+        if draft.labels:
+            body["labelIds"] = await self._label_ids(str(team["id"]), draft.labels)
+        try:
+            data = await self._gql("ticket.create", graphql.ISSUE_CREATE, input=body)
+        except (NotFound, InvalidRequest):
+            if not draft.labels:
+                raise
+            # A kept label id may be of a label deleted since: look the names up again, once.
+            _LABELS.pop((self.api.endpoints.api, self.api.target.installation_id, str(team["id"])), None)
+            body["labelIds"] = await self._label_ids(str(team["id"]), draft.labels)
+            data = await self._gql("ticket.create", graphql.ISSUE_CREATE, input=body)
         issue = _obj(_obj(data.get("issueCreate")).get("issue"))
         record = ticket(issue)
         link = {"issueId": issue["id"], "url": draft.issue_url, "title": "Conduit issue"}
         linked = await self._gql("ticket.link", graphql.ATTACHMENT_CREATE, input=link)
         attached = ((linked.get("attachmentCreate") or {}).get("attachment") or {}).get("issue")
         return ticket(attached) if attached else record
+
+    async def _label_ids(self, team_id: str, names: Sequence[str]) -> list[str]:
+        """Linear labels issues by id: each name is the team's label of that name, else the
+        workspace's, else a new label of the team. Found ids are kept per team (`_LABELS`), so a
+        rule's tickets after the first cost no lookup."""
+        cache = _LABELS.setdefault((self.api.endpoints.api, self.api.target.installation_id, team_id), {})
+        missing = [n for n in names if n.casefold() not in cache]
+        if missing:
+            data = await self._gql("label.find", graphql.LABELS, names=missing)
+            found = [n for n in (data.get("issueLabels") or {}).get("nodes") or [] if isinstance(n, dict)]
+            # The team's own label wins over the workspace's of the same name.
+            for node in sorted(found, key=lambda n: (n.get("team") or {}).get("id") == team_id):
+                team_of = (node.get("team") or {}).get("id")
+                if team_of in (None, team_id) and isinstance(node.get("id"), str):
+                    cache[str(node.get("name")).casefold()] = node["id"]
+            for name in missing:
+                if name.casefold() not in cache:
+                    made = await self._gql(
+                        "label.create", graphql.LABEL_CREATE, input={"name": name, "teamId": team_id}
+                    )
+                    label = _obj(_obj(made.get("issueLabelCreate")).get("issueLabel"))
+                    if not isinstance(label.get("id"), str):
+                        raise InvalidRequest(f"Linear made no label {name!r}")
+                    cache[name.casefold()] = label["id"]
+        return list(dict.fromkeys(cache[n.casefold()] for n in names))
 
     async def get_ticket(self, key: str, known: TicketRecord | None = None) -> TicketRecord:
         return await self._read(check_key(key))
@@ -233,7 +275,7 @@ class LinearConnector(Connector):
             raise NotFound(f"{record.key} was deleted in Linear (it is in the trash)")
         return record
 
-    async def webhook_ticket(self, record: TicketRecord) -> TicketRecord:
+    async def webhook_ticket(self, record: TicketRecord, known: TicketRecord | None = None) -> TicketRecord:
         """An Issue delivery carries the whole issue; a Comment delivery names its issue without its
         state (`_comment_change` leaves `updated_at` unset), so that one is read by its UUID."""
         if record.updated_at is not None:
@@ -315,20 +357,45 @@ class LinearConnector(Connector):
         records = [ticket(node) for node in nodes]
         return [r for r in records if not r.deleted][:limit]
 
-    async def set_status(self, key: str, resolved: bool, config: SyncConfig | None = None) -> TicketRecord:
+    async def set_status(
+        self,
+        key: str,
+        resolved: bool,
+        config: SyncConfig | None = None,
+        known: TicketRecord | None = None,
+    ) -> TicketRecord:
         """Move the issue to a state of its team: the configured one, else the first completed
-        state (resolve) or the first to-do state (reopen)."""
+        state (resolve) or the first to-do state (reopen).
+
+        With the stored copy and its team's states known (kept per team, see `workflows`), that is
+        the one `issueUpdate`; otherwise the issue and its team's states are read first. A state the
+        team no longer has is refused by Linear: the states are dropped and read with the issue."""
         config = config or self.config
         key = check_key(key)
+        team = self.scope_of(key)
+        cached = _STATES.get(self.api.endpoints.api, self.api.target.installation_id, team)
+        if isinstance(cached, list) and moves_from(known, key, resolved, config):
+            chosen = _pick_state(cached, resolved, config)
+            if chosen is not None:
+                with contextlib.suppress(InvalidRequest, NotFound):
+                    return await self._update(key, {"stateId": chosen["id"]}, "ticket.set_status")
+                _STATES.drop(self.api.endpoints.api, self.api.target.installation_id, team)
         data = await self._gql("ticket.states", graphql.ISSUE_STATES, id=key)
         issue = data.get("issue") or {}
         current = ticket(issue)
         if current.deleted:
             raise NotFound(f"{key} was deleted in Linear (it is in the trash)")
+        states = [
+            s
+            for s in ((issue.get("team") or {}).get("states") or {}).get("nodes") or []
+            if isinstance(s, dict)
+        ]
+        _STATES.put(
+            self.api.endpoints.api, self.api.target.installation_id, self.scope_of(current.key), states
+        )
         if config.is_resolved(current.status, current.status_category) == resolved:
             return current
-        states = ((issue.get("team") or {}).get("states") or {}).get("nodes") or []
-        chosen = _pick_state([s for s in states if isinstance(s, dict)], resolved, config)
+        chosen = _pick_state(states, resolved, config)
         if chosen is None:
             names = ", ".join(str(s.get("name")) for s in states) or "none"
             wanted = "resolve" if resolved else "reopen"
@@ -343,11 +410,16 @@ class LinearConnector(Connector):
         return ticket((data.get("issueUpdate") or {}).get("issue"))
 
     async def statuses(self, scopes: Sequence[str]) -> list[str]:
-        """Every workflow state of the teams, in their board order."""
+        """Every workflow state of the teams, in their board order; NotFound for a team the
+        installation cannot see."""
         keys = list(dict.fromkeys(check_team(s) for s in scopes))
         data = await self._gql("project.statuses", graphql.TEAM_STATES, keys=keys)
+        teams = [t for t in (data.get("teams") or {}).get("nodes") or [] if isinstance(t, dict)]
+        missing = sorted(set(keys) - {str(t.get("key")) for t in teams})
+        if missing:
+            raise NotFound(f"Linear has no team {', '.join(missing)} that this installation can see")
         names: dict[str, None] = {}
-        for team in (data.get("teams") or {}).get("nodes") or []:
+        for team in teams:
             states = ((team or {}).get("states") or {}).get("nodes") or []
             for state in sorted(states, key=lambda s: float(s.get("position") or 0)):
                 names[str(state.get("name"))] = None

@@ -52,6 +52,12 @@ TEAM_STATES = f"""query TeamStates($keys: [String!]!) {{
 ISSUE_CREATE = f"""mutation IssueCreate($input: IssueCreateInput!) {{
   issueCreate(input: $input) {{ success issue {{ {ISSUE_FIELDS} }} }}
 }}"""
+LABELS = """query Labels($names: [String!]!) {
+  issueLabels(filter: {name: {in: $names}}, first: 250) { nodes { id name team { id } } }
+}"""
+LABEL_CREATE = """mutation LabelCreate($input: IssueLabelCreateInput!) {
+  issueLabelCreate(input: $input) { success issueLabel { id name } }
+}"""
 ATTACHMENT_CREATE = f"""mutation AttachmentCreate($input: AttachmentCreateInput!) {{
   attachmentCreate(input: $input) {{ success attachment {{ id url issue {{ {ISSUE_FIELDS} }} }} }}
 }}"""

@@ -5,6 +5,8 @@ is part of the path or equals the route name, for the next `count` calls, for a 
 or for every call until cleared:
 
 - `latency`      wait `ms` before answering (stacks with the others)
+- `hold`         do what the call asks, then hold the answer `ms` (stacks): a client that gives up or
+                 dies meanwhile never learns that the change was made
 - `error`        answer `status` (default 503) in the tracker's error shape
 - `rate_limit`   answer 429 with `Retry-After: retry_after` (and the tracker's rate-limit headers)
 - `timeout`      hold the request for `seconds` (default 30) — longer than any sane client timeout
@@ -20,7 +22,7 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-KINDS = ("latency", "error", "rate_limit", "timeout", "drop_webhooks")
+KINDS = ("latency", "hold", "error", "rate_limit", "timeout", "drop_webhooks")
 TERMINAL = ("error", "rate_limit", "timeout")
 
 
@@ -81,17 +83,19 @@ def parse_fault(fault_id: int, data: dict[str, Any]) -> Fault:
         raise FaultError("`fraction` must be in (0, 1]")
     if kind == "error" and not 500 <= fault.status <= 599:
         raise FaultError("`status` of an error fault must be a 5xx code")
-    if kind == "latency" and fault.ms <= 0:
-        raise FaultError("a latency fault needs `ms` > 0")
+    if kind in ("latency", "hold") and fault.ms <= 0:
+        raise FaultError(f"a {kind} fault needs `ms` > 0")
     return fault
 
 
 @dataclass
 class Decision:
-    """What the faults say about one request: extra delay, then maybe a terminal fault."""
+    """What the faults say about one request: extra delay, then maybe a terminal fault, and how long
+    its answer is held after the call is done."""
 
     delay_ms: int = 0
     terminal: Fault | None = None
+    hold_ms: int = 0
 
 
 class FaultSet:
@@ -146,6 +150,9 @@ class FaultSet:
                 if fault.kind == "latency":
                     if self._fires(fault):
                         decision.delay_ms += fault.ms
+                elif fault.kind == "hold":
+                    if self._fires(fault):
+                        decision.hold_ms += fault.ms
                 elif decision.terminal is None and self._fires(fault):
                     decision.terminal = fault
         return decision

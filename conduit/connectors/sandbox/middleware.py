@@ -83,11 +83,16 @@ class SandboxMiddleware:
         decision = self.sandbox.faults.for_request(path, name)
         status = 0
 
+        held: list[Message] = []
+
         async def send_wrapper(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-            await send(message)
+            if decision.hold_ms:
+                held.append(message)
+            else:
+                await send(message)
 
         if decision.delay_ms:
             await asyncio.sleep(decision.delay_ms / 1000)
@@ -104,6 +109,11 @@ class SandboxMiddleware:
                     await self.sandbox.fault_response(fault)(scope, receive, send_wrapper)
             else:
                 await self.sandbox.fault_response(fault)(scope, receive, send_wrapper)
+            if held:
+                # The call is done; its answer leaves late (a client gone meanwhile never gets it).
+                await asyncio.sleep(decision.hold_ms / 1000)
+                for message in held:
+                    await send(message)
         finally:
             self.sandbox.calls.record(
                 scope["method"],

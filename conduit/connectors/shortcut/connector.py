@@ -38,6 +38,7 @@ from conduit.connectors.base import (
     WebhookContext,
     header,
     load_webhook_json,
+    moves_from,
     same_signature,
 )
 from conduit.connectors.config import SyncConfig
@@ -69,6 +70,11 @@ SEARCH_PAGE = 25
 # `POST /stories/search` answers in one unpaged list; at this many the list may be cut short, so the
 # tickets are read one by one instead of trusting it.
 QUERY_LIMIT = 1000
+# What a delivery's `changes` may name for the move to be all that changed: the state, and what
+# Shortcut derives from it.
+STATE_CHANGES = frozenset(
+    {"workflow_state_id", "started", "completed", "started_at", "completed_at", "position", "moved_at"}
+)
 APP = "https://app.shortcut.com"
 SIGNATURE = "Payload-Signature"
 
@@ -234,7 +240,14 @@ class ShortcutConnector(Connector):
     async def create_ticket(self, scope: str, draft: TicketDraft) -> TicketRecord:
         """A bug in the first unstarted state of the workspace's default workflow."""
         check_scope(scope)
-        body = {"name": draft.title[:512], "description": markdown(draft), "story_type": "bug"}
+        body: dict[str, Any] = {
+            "name": draft.title[:512],
+            "description": markdown(draft),
+            "story_type": "bug",
+        }
+        if draft.labels:
+            # By name: Shortcut uses the workspace's label of that name, or makes it.
+            body["labels"] = [{"name": n} for n in draft.labels]
         reply = await self.api.call("ticket.create", "POST", "/stories", json=body)
         return (await self._tickets([reply.data]))[0]
 
@@ -248,8 +261,12 @@ class ShortcutConnector(Connector):
     async def get_ticket(self, key: str, known: TicketRecord | None = None) -> TicketRecord:
         return self.ticket(await self._story(key))
 
-    async def webhook_ticket(self, record: TicketRecord) -> TicketRecord:
-        """The story now: a delivery names only what changed (see the module docstring)."""
+    async def webhook_ticket(self, record: TicketRecord, known: TicketRecord | None = None) -> TicketRecord:
+        """The story now: a delivery names only what changed (see the module docstring). A move
+        between states and nothing else gives the new state whole: the stored copy completes it.
+        Anything else is read."""
+        if record.given is not None and known is not None and not known.deleted and known.key == record.key:
+            return record.completed(known)
         try:
             return await self.get_ticket(record.key)
         except NotFound:
@@ -289,11 +306,27 @@ class ShortcutConnector(Connector):
         stories = [s for s in (reply.data or {}).get("data") or [] if isinstance(s, dict)]
         return (await self._tickets(stories))[:limit]
 
-    async def set_status(self, key: str, resolved: bool, config: SyncConfig | None = None) -> TicketRecord:
+    async def set_status(
+        self,
+        key: str,
+        resolved: bool,
+        config: SyncConfig | None = None,
+        known: TicketRecord | None = None,
+    ) -> TicketRecord:
         """Move the story to a state of its own workflow: the configured one, else the first (by
-        position) that counts as resolved, or for a reopen the first unstarted one."""
+        position) that counts as resolved, or for a reopen the first unstarted one.
+
+        The workflows are kept (see directory.py); with the stored copy, the story's workflow is the
+        one its state is in, and the move is one call. A stored state whose name several workflows
+        share says no workflow, and the story is read first."""
         config = config or self.config
         number = story_id(key)
+        if moves_from(known, key, resolved, config):
+            states = self.directory.states()
+            named = {s.workflow_id for s in states.values() if s.name == known.status}
+            if len(named) == 1:
+                with contextlib.suppress(InvalidRequest):
+                    return await self._move(key, number, list(states.values()), named.pop(), resolved, config)
         story = await self._story(key)
         current = self.ticket(story)
         if config.is_resolved(current.status, current.status_category) == resolved:
@@ -301,9 +334,19 @@ class ShortcutConnector(Connector):
         states = self.directory.states()
         state = states.get(story.get("workflow_state_id"))  # type: ignore[arg-type]
         workflow = story.get("workflow_id") or (state.workflow_id if state else None)
+        return await self._move(key, number, list(states.values()), workflow, resolved, config)
+
+    async def _move(
+        self,
+        key: str,
+        number: int,
+        states: list[State],
+        workflow: int | None,
+        resolved: bool,
+        config: SyncConfig,
+    ) -> TicketRecord:
         options = sorted(
-            (s for s in states.values() if workflow is None or s.workflow_id == workflow),
-            key=lambda s: s.position,
+            (s for s in states if workflow is None or s.workflow_id == workflow), key=lambda s: s.position
         )
         chosen = _pick_state(options, resolved, config)
         if chosen is None:
@@ -436,6 +479,9 @@ class ShortcutConnector(Connector):
             author = commented.get("author_id")
             actor = author if isinstance(author, str) else actor
         elif isinstance(moved, dict):
+            if set(changes) <= STATE_CHANGES and status:
+                given = ("status", "status_category", "updated_at", "title", "url")
+                record = replace(record, given=tuple(g for g in given if getattr(record, g)))
             before = references.get(moved.get("old")) or {}
             status_from, status_to = before.get("name"), status or None
             was = self.config.is_resolved(

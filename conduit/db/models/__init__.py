@@ -2,8 +2,10 @@
 
 from conduit.db.models.apps import (
     App,
+    AppApiUsage,
     AppGrant,
     AppInstallation,
+    AppInstallationChange,
     AppInstallationStatus,
     AppKind,
     AppToken,
@@ -12,6 +14,7 @@ from conduit.db.models.apps import (
     Delivery,
     DeliveryAttempt,
     DeliveryStatus,
+    InstallChange,
 )
 from conduit.db.models.comments import Comment
 from conduit.db.models.integrations import (
@@ -30,7 +33,15 @@ from conduit.db.models.integrations import (
     WebhookReceipt,
 )
 from conduit.db.models.issues import Event, Issue, IssueStatus
-from conduit.db.models.orgs import ApiToken, Member, MemberRole, Organization
+from conduit.db.models.orgs import (
+    ApiToken,
+    Member,
+    MemberRole,
+    MemberSession,
+    Organization,
+    SignInFailure,
+    SignInLink,
+)
 from conduit.db.models.outbox import OutboxRow, OutboxState
 from conduit.db.models.projects import Project, ProjectKey
 from conduit.db.models.rules import (
@@ -46,8 +57,10 @@ from conduit.db.models.rules import (
 __all__ = [
     "ApiToken",
     "App",
+    "AppApiUsage",
     "AppGrant",
     "AppInstallation",
+    "AppInstallationChange",
     "AppInstallationStatus",
     "AppKind",
     "AppToken",
@@ -60,6 +73,7 @@ __all__ = [
     "Event",
     "ExternalIssue",
     "FiringOutcome",
+    "InstallChange",
     "Installation",
     "InstallationStatus",
     "Interaction",
@@ -69,6 +83,7 @@ __all__ = [
     "IssueStatus",
     "Member",
     "MemberRole",
+    "MemberSession",
     "OAuthState",
     "Organization",
     "OutboxRow",
@@ -81,6 +96,8 @@ __all__ = [
     "RuleIssueCount",
     "RuleTicket",
     "RuleTrigger",
+    "SignInFailure",
+    "SignInLink",
     "TicketRequest",
     "TicketRequestState",
     "TrackerAccount",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, Enum, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Enum, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from conduit.db.base import Base, BigId, CreatedMixin, IdMixin, Json, TenantMixin, UTCDateTime
@@ -44,6 +44,8 @@ class App(IdMixin, TenantMixin, CreatedMixin, Base):
     webhook_timeout: Mapped[float] = mapped_column(Float, default=15.0)
     rate_limit_per_second: Mapped[int] = mapped_column(Integer, default=10)
     max_in_flight: Mapped[int] = mapped_column(Integer, default=10)
+    # Strict order: one delivery at a time, oldest first, and a failing one holds back the rest.
+    fifo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Endpoint health: set at the first failure after a success, cleared by the next success.
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
@@ -191,3 +193,46 @@ class DeliveryAttempt(IdMixin, Base):
     response_excerpt: Mapped[str] = mapped_column(Text, default="")
     error: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class InstallChange(enum.StrEnum):
+    INSTALLED = "installed"
+    UNINSTALLED = "uninstalled"
+
+
+class AppInstallationChange(IdMixin, TenantMixin, CreatedMixin, Base):
+    """An installation of an app becoming installed or uninstalled: its history, for partner analytics.
+
+    `AppInstallation` is one row per app and organization, reused on reinstall, so it only knows the
+    latest change. `organization_id` is the app's owner, who reads this; the installing organization is
+    the installation's.
+    """
+
+    __tablename__ = "app_installation_change"
+    __table_args__ = (Index("ix_app_installation_change_app_created", "app_id", "created_at"),)
+
+    app_id: Mapped[int] = mapped_column(BigId, ForeignKey("app.id", ondelete="CASCADE"))
+    installation_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("app_installation.id", ondelete="CASCADE"), index=True
+    )
+    change: Mapped[InstallChange] = mapped_column(_enum(InstallChange))
+
+
+class AppApiUsage(TenantMixin, Base):
+    """GraphQL requests made with an app's access tokens in one minute, in every organization together.
+
+    One row per app and minute, upserted per request, so counting costs one small write and a week is at
+    most 10,080 rows of one app. `organization_id` is the app's owner, who reads this.
+    """
+
+    __tablename__ = "app_api_usage"
+    __table_args__ = (Index("ix_app_api_usage_minute", "minute"),)
+
+    app_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("app.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    minute: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+    # Requests answered with errors: refused before running, stopped by the time budget, or with any
+    # error in the response (partial data included).
+    errors: Mapped[int] = mapped_column(Integer, default=0)

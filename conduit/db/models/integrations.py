@@ -224,6 +224,8 @@ class TicketRequest(IdMixin, TenantMixin, CreatedMixin, Base):
     target: Mapped[str] = mapped_column(String(300))
     title: Mapped[str | None] = mapped_column(String(1000), nullable=True)
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Label names the ticket is created with (NULL: none), kept so a retried create says the same.
+    labels: Mapped[list[str] | None] = mapped_column(Json, nullable=True)
     state: Mapped[TicketRequestState] = mapped_column(
         _enum(TicketRequestState), default=TicketRequestState.PENDING
     )

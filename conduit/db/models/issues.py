@@ -23,6 +23,10 @@ class Issue(IdMixin, TenantMixin, CreatedMixin, Base):
     __table_args__ = (
         UniqueConstraint("project_id", "fingerprint"),
         Index("ix_issue_project_status_last_seen", "project_id", "status", "last_seen"),
+        # An unfiltered page in the order it is sorted (the count sort has none: it changes with
+        # every event, and an index on it would be rewritten by each).
+        Index("ix_issue_project_last_seen_id", "project_id", "last_seen", "id"),
+        Index("ix_issue_project_first_seen_id", "project_id", "first_seen", "id"),
     )
 
     project_id: Mapped[int] = mapped_column(BigId, ForeignKey("project.id", ondelete="CASCADE"))

@@ -60,6 +60,8 @@ class OutboxRow(IdMixin, CreatedMixin, Base):
     # Stored rather than derived so stats are plain aggregates on both databases.
     duration_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
     latency_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The W3C trace context the row was written in: its job's span continues that trace (conduit.tracing).
+    traceparent: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class JobSchedule(Base):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from conduit.db.base import Base, BigId, CreatedMixin, IdMixin, TenantMixin
@@ -15,6 +15,8 @@ class Project(IdMixin, TenantMixin, CreatedMixin, Base):
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(100))
     platform: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Events per minute each of this project's DSN keys may send; None defers to CONDUIT_INGEST_RATE_LIMIT.
+    ingest_rate_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class ProjectKey(IdMixin, TenantMixin, CreatedMixin, Base):

@@ -59,6 +59,8 @@ class Rule(IdMixin, TenantMixin, CreatedMixin, Base):
     target: Mapped[str | None] = mapped_column(String(300), nullable=True)
     title_template: Mapped[str | None] = mapped_column(String(1000), nullable=True)
     description_template: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Label names for the ticket; each connector maps them to its tracker's labels (NULL: none).
+    ticket_labels: Mapped[list[str] | None] = mapped_column(Json, nullable=True)
     assignee_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("member.id", ondelete="SET NULL"), nullable=True
     )

@@ -44,6 +44,10 @@ class GitHubDriver(Driver):
         assert "````\nTraceback" in body and "ZeroDivisionError: ```boom```\n````" in body
         assert f"]({draft.issue_url})" in body
 
+    def labels(self, state: dict[str, Any], created: TicketRecord) -> list[str]:
+        issue = next(i for i in state["issues"] if i["html_url"] == created.url)
+        return [str(n["name"]) for n in issue["labels"]]
+
     def forgeries(
         self, headers: dict[str, str], body: bytes, secret: str | None
     ) -> list[tuple[dict[str, str], bytes, str | None]]:

@@ -49,6 +49,10 @@ class GitLabDriver(Driver):
         assert "````\nTraceback" in description and "ZeroDivisionError: ```boom```\n````" in description
         assert f"]({draft.issue_url})" in description
 
+    def labels(self, state: dict[str, Any], created: TicketRecord) -> list[str]:
+        issue = next(i for i in state["issues"] if i["web_url"] == created.url)
+        return [str(n) for n in issue["labels"]]
+
     def forgeries(
         self, headers: dict[str, str], body: bytes, secret: str | None
     ) -> list[tuple[dict[str, str], bytes, str | None]]:

@@ -55,6 +55,10 @@ class InhouseDriver(Driver):
         assert "````\nTraceback" in body and "ZeroDivisionError: ```boom```\n````" in body
         assert f"]({draft.issue_url})" in body
 
+    def labels(self, state: dict[str, Any], created: TicketRecord) -> list[str]:
+        ticket = next(t for t in state["tickets"] if t["url"] == created.url)
+        return [str(n) for n in ticket["labels"]]
+
     def forgeries(
         self, headers: dict[str, str], body: bytes, secret: str | None
     ) -> list[tuple[dict[str, str], bytes, str | None]]:

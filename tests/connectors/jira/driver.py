@@ -50,6 +50,13 @@ class JiraDriver(Driver):
         marks = [m for n in content for t in n.get("content", []) for m in t.get("marks", [])]
         assert {"type": "link", "attrs": {"href": draft.issue_url}} in marks
 
+    def labels(self, state: dict[str, Any], created: TicketRecord) -> list[str]:
+        issue = next(i for i in state["issues"] if i["key"] == created.key)
+        return [str(n) for n in issue["fields"]["labels"]]
+
+    def label_as(self, name: str) -> str:
+        return "-".join(name.split())
+
     def forgeries(
         self, headers: dict[str, str], body: bytes, secret: str | None
     ) -> list[tuple[dict[str, str], bytes, str | None]]:

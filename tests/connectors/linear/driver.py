@@ -59,6 +59,10 @@ class LinearDriver(Driver):
         # And the back-link as an attachment, which survives edits to the description.
         assert draft.issue_url in {a["url"] for a in issue["attachments"]}
 
+    def labels(self, state: dict[str, Any], created: TicketRecord) -> list[str]:
+        issue = next(i for i in state["issues"] if i["identifier"] == created.key)
+        return [str(label["name"]) for label in issue["labels"]]
+
     def forgeries(
         self, headers: dict[str, str], body: bytes, secret: str | None
     ) -> list[tuple[dict[str, str], bytes, str | None]]:

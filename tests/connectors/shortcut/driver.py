@@ -48,6 +48,10 @@ class ShortcutDriver(Driver):
         assert "````\nTraceback" in body and "ZeroDivisionError: ```boom```\n````" in body
         assert f"]({draft.issue_url})" in body
 
+    def labels(self, state: dict[str, Any], created: TicketRecord) -> list[str]:
+        story = next(s for s in state["stories"] if s["app_url"] == created.url)
+        return [str(n["name"]) for n in story["labels"]]
+
     def forgeries(
         self, headers: dict[str, str], body: bytes, secret: str | None
     ) -> list[tuple[dict[str, str], bytes, str | None]]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conduit.connectors import ChangeKind, StatusCategory, SyncConfig, WebhookRejected
+from conduit.connectors import ChangeKind, StatusCategory, SyncConfig, TicketRecord, WebhookRejected
 from conduit.connectors.api import Api
 from conduit.connectors.errors import InvalidRequest
 from conduit.connectors.http import Target
@@ -97,6 +97,26 @@ def test_state_changes_close_reopen_or_move() -> None:
     # A done state the installation does not count as resolved.
     own = connector(SyncConfig(resolved_statuses=("Completed",)))
     assert own.parse_webhook({}, moved("started", "done", "Won't Do")).kind is ChangeKind.STATUS_CHANGED
+
+
+async def test_a_move_alone_is_completed_from_the_stored_copy_without_a_read() -> None:
+    """The connector here cannot call out (no HTTP client): a read would fail the test."""
+    known = TicketRecord(
+        "sc-7", "http://x/sandbox/story/7", "Boom", "Doing", StatusCategory.OPEN, None, None,
+        assignee="ada", assignee_id="m-1", tracker_id="7", etag="W/1",
+    )  # fmt: skip
+    change = connector().parse_webhook({}, moved("started", "done"))
+    assert change.ticket is not None and change.ticket.given is not None
+    record = await connector().webhook_ticket(change.ticket, known)
+    assert (record.status, record.status_category) == ("Completed", StatusCategory.DONE)
+    assert (record.assignee, record.assignee_id, record.title) == ("ada", "m-1", "Boom")
+    assert record.updated_at == change.occurred_at and record.etag is None and record.given is None
+
+    # A move that came with another change says too little: the story is read.
+    body = json.loads(moved("started", "done"))
+    body["actions"][0]["changes"]["owner_ids"] = {"adds": ["m-2"]}
+    both = connector().parse_webhook({}, json.dumps(body).encode())
+    assert both.ticket is not None and both.ticket.given is None
 
 
 def test_comments_owners_creates_and_deletes() -> None:

@@ -111,6 +111,7 @@ class Issue:
     comments: list[Comment] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
     previous_identifiers: list[str] = field(default_factory=list)
+    label_ids: list[str] = field(default_factory=list)
 
     @property
     def identifier(self) -> str:
@@ -173,6 +174,15 @@ def connection(
     }
 
 
+@dataclass
+class Label:
+    """An issue label: the workspace's (no team) or one team's."""
+
+    id: str
+    name: str
+    team: str | None = None  # the team's key
+
+
 class Render:
     """The API's objects, as dicts graphql-core resolves fields from."""
 
@@ -183,12 +193,22 @@ class Render:
         users: dict[str, User],
         teams: dict[str, Team],
         issues_of: Callable[[Team, dict[str, Any]], dict[str, Any]],
+        labels: dict[str, Label] | None = None,
     ) -> None:
         self.base = base
         self.organization = organization
         self.users = users
         self.teams = teams
         self.issues_of = issues_of
+        self.labels = labels if labels is not None else {}
+
+    def label(self, label: Label) -> dict[str, Any]:
+        team = self.teams.get(label.team or "")
+        return {
+            "id": label.id,
+            "name": label.name,
+            "team": {"id": team.id, "key": team.key, "name": team.name} if team else None,
+        }
 
     @property
     def site(self) -> str:
@@ -333,8 +353,8 @@ class Render:
             "priority": 0.0,
             "priorityLabel": "No priority",
             "sortOrder": 0.0,
-            "labelIds": [],
-            "labels": [],
+            "labelIds": list(issue.label_ids),
+            "labels": [self.label(self.labels[i]) for i in issue.label_ids if i in self.labels],
             "subscriberIds": [issue.creator],
             "previousIdentifiers": list(issue.previous_identifiers),
             "reactionData": [],

@@ -18,6 +18,7 @@ from conduit.connectors.linear.sandbox.model import (
     Attachment,
     Comment,
     Issue,
+    Label,
     Organization,
     Render,
     State,
@@ -126,6 +127,7 @@ class LinearSandbox(Sandbox):
         self.organization = Organization(self.ids.guid("organization"), "Sandbox", "sandbox")
         self.teams: dict[str, Team] = {}  # by key
         self.issues: dict[str, Issue] = {}  # by UUID
+        self.labels: dict[str, Label] = {}  # by UUID
         self.webhooks: dict[str, Webhook] = {}
         self.budget = Budget(self.clock.time())
         self._stamp = Stamp(self.clock, 0.001)
@@ -213,7 +215,7 @@ class LinearSandbox(Sandbox):
 
     @property
     def render(self) -> Render:
-        return Render(self.url, self.organization, self.users, self.teams, self._team_issues)
+        return Render(self.url, self.organization, self.users, self.teams, self._team_issues, self.labels)
 
     def _team_issues(self, team: Team, args: dict[str, Any]) -> dict[str, Any]:
         items = [
@@ -389,6 +391,7 @@ class LinearSandbox(Sandbox):
         description: str | None,
         assignee: str | None = None,
         state_id: str | None = None,
+        label_ids: list[str] | None = None,
     ) -> Issue:
         if not title.strip():
             raise invalid("Title is required to create an issue.")
@@ -396,6 +399,12 @@ class LinearSandbox(Sandbox):
             state = team.state(state_id) if state_id else team.default_state()
             if state is None:
                 raise not_found("WorkflowState")
+            for label_id in label_ids or []:
+                label = self.labels.get(label_id)
+                if label is None:
+                    raise not_found("IssueLabel")
+                if label.team not in (None, team.key):
+                    raise invalid("Label belongs to another team.")
             stamp = self._stamp.next()
             issue = Issue(
                 id=self.ids.guid("issue"),
@@ -408,12 +417,26 @@ class LinearSandbox(Sandbox):
                 created=stamp,
                 updated=stamp,
                 assignee=self._check_assignee(assignee),
+                label_ids=list(dict.fromkeys(label_ids or [])),
             )
             self._enter(issue, state, stamp)
             team.next_number += 1
             self.issues[issue.id] = issue
             self.emit_issue(issue, "create", actor)
             return issue
+
+    def create_label(self, name: str, team: Team | None) -> Label:
+        """A new label; Linear refuses a second of the same name where both would apply."""
+        if not name.strip():
+            raise invalid("Name is required to create a label.")
+        with self.lock:
+            for label in self.labels.values():
+                clash = label.team is None or team is None or label.team == team.key
+                if clash and label.name.casefold() == name.casefold():
+                    raise invalid("Label names must be unique within a team and the workspace.")
+            label = Label(self.ids.guid("label"), name, team.key if team else None)
+            self.labels[label.id] = label
+            return label
 
     def _enter(self, issue: Issue, state: State, when: datetime) -> None:
         """Linear stamps `completedAt`/`canceledAt` when an issue enters such a state, and clears

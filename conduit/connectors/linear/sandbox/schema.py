@@ -85,12 +85,15 @@ type Issue {
     Float!
   createdAt: DateTime! updatedAt: DateTime! completedAt: DateTime canceledAt: DateTime archivedAt: DateTime
   trashed: Boolean previousIdentifiers: [String!]! state: WorkflowState! team: Team! assignee: User
-    creator: User
+    creator: User labelIds: [String!]!
   comments(first: Int, after: String, last: Int, before: String, includeArchived: Boolean,
     orderBy: PaginationOrderBy): CommentConnection!
   attachments(first: Int, after: String, last: Int, before: String, includeArchived: Boolean,
     orderBy: PaginationOrderBy): AttachmentConnection!
 }
+type IssueLabel { id: ID! name: String! team: Team }
+type IssueLabelEdge { node: IssueLabel! cursor: String! }
+type IssueLabelConnection { nodes: [IssueLabel!]! edges: [IssueLabelEdge!]! pageInfo: PageInfo! }
 type IssueEdge { node: Issue! cursor: String! }
 type IssueConnection { nodes: [Issue!]! edges: [IssueEdge!]! pageInfo: PageInfo! }
 type IssueSearchResult {
@@ -162,8 +165,10 @@ input IssueFilter {
 
 input IssueCreateInput {
   id: String teamId: String! title: String description: String assigneeId: String stateId: String
-    priority: Int
+    priority: Int labelIds: [String!]
 }
+input IssueLabelFilter { id: IDComparator name: StringComparator }
+input IssueLabelCreateInput { id: String name: String! teamId: String color: String description: String }
 input IssueUpdateInput {
   title: String description: String assigneeId: String stateId: String priority: Int teamId: String
     trashed: Boolean
@@ -183,6 +188,7 @@ type IssueArchivePayload { success: Boolean! lastSyncId: Float! entity: Issue }
 type CommentPayload { success: Boolean! lastSyncId: Float! comment: Comment! }
 type AttachmentPayload { success: Boolean! lastSyncId: Float! attachment: Attachment! }
 type WebhookPayload { success: Boolean! lastSyncId: Float! webhook: Webhook! }
+type IssueLabelPayload { success: Boolean! lastSyncId: Float! issueLabel: IssueLabel! }
 type DeletePayload { success: Boolean! lastSyncId: Float! entityId: String! }
 
 type Query {
@@ -204,6 +210,8 @@ type Query {
     after: String, last: Int, before: String, includeArchived: Boolean, orderBy: PaginationOrderBy):
       IssueSearchPayload!
   comment(id: String!): Comment!
+  issueLabels(filter: IssueLabelFilter, first: Int, after: String, last: Int, before: String,
+    includeArchived: Boolean, orderBy: PaginationOrderBy): IssueLabelConnection!
   webhook(id: String!): Webhook!
   webhooks(first: Int, after: String, last: Int, before: String, includeArchived: Boolean,
     orderBy: PaginationOrderBy): WebhookConnection!
@@ -211,6 +219,7 @@ type Query {
 
 type Mutation {
   issueCreate(input: IssueCreateInput!): IssuePayload!
+  issueLabelCreate(input: IssueLabelCreateInput!): IssueLabelPayload!
   issueUpdate(id: String!, input: IssueUpdateInput!): IssuePayload!
   issueDelete(id: String!, permanentlyDelete: Boolean): IssueArchivePayload!
   commentCreate(input: CommentCreateInput!): CommentPayload!
@@ -517,6 +526,16 @@ def root(sb: LinearSandbox, grant: Grant) -> dict[str, Any]:
         found = [(s, t) for t in sb.teams.values() for s in t.states if state_matches(s, t, f)]
         return connection(found, lambda p: r.state(*p), lambda p: p[0].id, args)
 
+    def issue_labels(info: Any, **args: Any) -> dict[str, Any]:
+        f = args.get("filter") or {}
+        found = [
+            label
+            for label in sb.labels.values()
+            if (not f.get("id") or compare_string(label.id, f["id"]))
+            and (not f.get("name") or compare_string(label.name, f["name"]))
+        ]
+        return connection(found, r.label, lambda label: label.id, args)
+
     def comment(info: Any, id: str) -> dict[str, Any]:
         for i in sb.issues.values():
             for c in i.comments:
@@ -544,8 +563,15 @@ def root(sb: LinearSandbox, grant: Grant) -> dict[str, Any]:
             input.get("description"),
             assignee=input.get("assigneeId"),
             state_id=input.get("stateId"),
+            label_ids=list(input.get("labelIds") or []),
         )
         return {"success": True, "lastSyncId": sb.sync_id(), "issue": r.issue(made)}
+
+    def issue_label_create(info: Any, input: dict[str, Any]) -> dict[str, Any]:
+        need("write")
+        team = sb.team_for(input["teamId"]) if input.get("teamId") else None
+        made = sb.create_label(input["name"], team)
+        return {"success": True, "lastSyncId": sb.sync_id(), "issueLabel": r.label(made)}
 
     def issue_update(info: Any, id: str, input: dict[str, Any]) -> dict[str, Any]:
         need("write")
@@ -612,9 +638,11 @@ def root(sb: LinearSandbox, grant: Grant) -> dict[str, Any]:
         "issues": issues,
         "searchIssues": search,
         "comment": comment,
+        "issueLabels": issue_labels,
         "webhook": webhook,
         "webhooks": webhooks,
         "issueCreate": issue_create,
+        "issueLabelCreate": issue_label_create,
         "issueUpdate": issue_update,
         "issueDelete": issue_delete,
         "commentCreate": comment_create,

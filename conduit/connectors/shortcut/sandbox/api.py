@@ -148,6 +148,11 @@ async def create_story(request: Request, sb: ShortcutSandbox, member: str) -> Re
     links = data.get("external_links", [])
     if not isinstance(links, list) or not all(isinstance(v, str) for v in links):
         raise mismatch("external_links", "(not (sequential? [string]))")
+    labels = data.get("labels", [])
+    if not isinstance(labels, list) or not all(
+        isinstance(v, dict) and isinstance(v.get("name"), str) and 0 < len(v["name"]) <= 128 for v in labels
+    ):
+        raise mismatch("labels", "(not (sequential? [{:name string}]))")
     group_id = data.get("group_id")
     with sb.lock:
         if group_id is not None and group_id not in sb.groups:
@@ -157,7 +162,17 @@ async def create_story(request: Request, sb: ShortcutSandbox, member: str) -> Re
         )
         owners = _owners(sb, data["owner_ids"]) if "owner_ids" in data else []
         assert name is not None
-        story = sb.create_story(member, name, description, str(story_type), state, group_id, owners, links)
+        story = sb.create_story(
+            member,
+            name,
+            description,
+            str(story_type),
+            state,
+            group_id,
+            owners,
+            links,
+            [v["name"] for v in labels],
+        )
         return JSONResponse(sb.render.story(story), 201)
 
 

@@ -81,6 +81,8 @@ class Story:
     group_id: str | None = None
     owner_ids: list[str] = field(default_factory=list)
     external_links: list[str] = field(default_factory=list)
+    # The workspace's labels on the story: (id, name).
+    labels: list[tuple[int, str]] = field(default_factory=list)
     comments: list[Comment] = field(default_factory=list)
     started_at: datetime | None = None
     completed_at: datetime | None = None
@@ -207,8 +209,8 @@ class Render:
             "follower_ids": list(dict.fromkeys([s.requested_by_id, *s.owner_ids])),
             "requested_by_id": s.requested_by_id,
             "external_links": list(s.external_links),
-            "label_ids": [],
-            "labels": [],
+            "label_ids": [i for i, _ in s.labels],
+            "labels": [{"entity_type": "label", "id": i, "name": n} for i, n in s.labels],
             "archived": s.archived,
             "started": state.type in ("started", "done"),
             "started_at": sc_time(s.started_at),

@@ -81,6 +81,8 @@ class ShortcutSandbox(Sandbox):
         self.workflows: dict[int, Workflow] = {}
         self.groups: dict[str, Group] = {}
         self.stories: dict[int, Story] = {}
+        # The workspace's labels by folded name: (id, name as first given).
+        self.labels: dict[str, tuple[int, str]] = {}
         self.webhooks: dict[int, Webhook] = {}
         self.rate_limit = RATE_LIMIT
         self._budgets: dict[str, tuple[float, int]] = {}
@@ -245,6 +247,14 @@ class ShortcutSandbox(Sandbox):
         return story
 
     # -- operations ----------------------------------------------------------------------------------
+    def label(self, name: str) -> tuple[int, str]:
+        """The workspace's label of this name (case-insensitive), made if it has none."""
+        with self.lock:
+            known = self.labels.get(name.casefold())
+            if known is None:
+                known = self.labels[name.casefold()] = (self.ids.next("label", 1), name)
+            return known
+
     def create_story(
         self,
         actor: str,
@@ -255,6 +265,7 @@ class ShortcutSandbox(Sandbox):
         group_id: str | None = None,
         owner_ids: list[str] | None = None,
         external_links: list[str] | None = None,
+        labels: list[str] | None = None,
     ) -> Story:
         with self.lock:
             if workflow_state_id is None:
@@ -278,6 +289,7 @@ class ShortcutSandbox(Sandbox):
                 group_id=group_id,
                 owner_ids=list(dict.fromkeys(owner_ids or [])),
                 external_links=list(external_links or []),
+                labels=[self.label(n) for n in dict.fromkeys(labels or [])],
                 started_at=stamp if state.type in ("started", "done") else None,
                 completed_at=stamp if state.type == "done" else None,
             )
