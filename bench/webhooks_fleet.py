@@ -165,7 +165,11 @@ async def stream(runtime: Runtime, fleet: Fleet, events: int, rate: float) -> di
 
 
 async def measure(
-    runtime: Runtime, fleet: Fleet, arrivals: Queue[tuple[str, float]], args: argparse.Namespace
+    runtime: Runtime,
+    fleet: Fleet,
+    arrivals: Queue[tuple[str, float]],
+    args: argparse.Namespace,
+    receiver: multiprocessing.process.BaseProcess,
 ) -> Result:
     collected: dict[str, float] = {}
     committed_task = asyncio.create_task(stream(runtime, fleet, args.events, args.rate))
@@ -173,8 +177,10 @@ async def measure(
     end = time.monotonic() + 600
     committed: dict[str, float] | None = None
     while committed is None or not committed.keys() <= collected.keys():
-        if time.monotonic() > end:
-            raise RuntimeError(f"only {len(collected)} of {want} fast deliveries arrived")
+        if time.monotonic() > end or not receiver.is_alive():
+            raise RuntimeError(
+                f"only {len(collected)} of {want} fast deliveries arrived (receiver exit code {receiver.exitcode})"
+            )
         if committed is None and committed_task.done():
             committed = committed_task.result()
         try:
@@ -216,9 +222,9 @@ async def run(args: argparse.Namespace, url: str, tmp: Path) -> None:
     jobs = await start_jobs(runtime, JobsSettings())
     try:
         # Warm up connections and code paths on the healthy fleet.
-        await measure(runtime, healthy, arrivals, argparse.Namespace(events=5, rate=args.rate))
-        only = await measure(runtime, healthy, arrivals, args)
-        beside = await measure(runtime, mixed, arrivals, args)
+        await measure(runtime, healthy, arrivals, argparse.Namespace(events=5, rate=args.rate), receiver)
+        only = await measure(runtime, healthy, arrivals, args, receiver)
+        beside = await measure(runtime, mixed, arrivals, args, receiver)
     finally:
         await jobs.stop()
         receiver.terminate()

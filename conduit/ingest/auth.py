@@ -187,10 +187,6 @@ class KeyCache:
         for key in [k for k, (_, owner) in self._entries.items() if owner.project_id == project_id]:
             del self._entries[key]
 
-    def clear(self) -> None:
-        self.generation += 1
-        self._entries.clear()
-
 
 KEY_CACHE: Resource[KeyCache] = Resource("ingest key cache", make=lambda _runtime: KeyCache())
 

@@ -7,8 +7,9 @@ retried, so one bad event fails its own request only and no request is acknowled
 
 Concurrent first events of one fingerprint and resent events are resolved by the database's unique
 constraints through ``INSERT ... ON CONFLICT DO NOTHING``, never by a read-then-write that could race.
-Issues are touched in (project, fingerprint) order, so two batches updating the same issues cannot
-deadlock each other on PostgreSQL.
+An existing issue is read first and counted last, by an update conditional on what was read, so its row
+is locked only from that update to the commit; issues are locked in (project, fingerprint) order, so two
+batches updating the same issues cannot deadlock each other on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -24,7 +26,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, case, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from conduit.db.base import UTCDateTime, utcnow
 from conduit.db.models import Event, Issue, IssueStatus, OutboxRow
@@ -38,13 +40,15 @@ from conduit.tracing import current_traceparent
 
 log = logging.getLogger("conduit.ingest")
 REGRESSION_ACTOR = {"type": "system", "reason": "regression"}
-# An issue can vanish between reading and writing it (deleted meanwhile), and another process can store
+# An issue can vanish or change status between reading and counting it, and another process can store
 # a resent event between the check for it and its insert; either way the batch is written again.
 _ATTEMPTS = 3
 # Events per transaction. Larger batches amortise the commit further but hold SQLite's write lock longer.
 MAX_BATCH = 256
 # Batches written at a time on PostgreSQL, each by a writer that keeps one connection of its own.
 POSTGRES_WRITERS = 2
+# Issues whose ids a process remembers (about 150 bytes each).
+ISSUE_IDS_SIZE = 10_000
 # Seconds a closing writer lets the batch being written finish.
 CLOSE_PATIENCE = 10.0
 _EVENT_TABLE = cast(Table, Event.__table__)
@@ -89,6 +93,7 @@ class _Group:
     events: list[tuple[int, Pending]] = field(default_factory=list)
     issue_id: int | None = None
     created: bool = False
+    # The issue was read resolved: this batch reopens it (if it still is when counted).
     regressed: bool = False
 
     @property
@@ -128,52 +133,105 @@ async def _insert_issue(session: AsyncSession, group: _Group) -> int | None:
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def _count_on_issue(session: AsyncSession, group: _Group) -> tuple[int | None, bool]:
-    """Count the group's events on the existing issue; (issue id, whether a resolved issue regressed)."""
-    # Core statements on the table: the ORM's bookkeeping for an UPDATE costs more than the UPDATE.
+async def _find_issues(session: AsyncSession, groups: Sequence[_Group]) -> None:
+    """The existing issue of each group and whether it is resolved, read without locking it."""
+    issue = _ISSUE_TABLE.c
+    by_project: dict[int, dict[str, _Group]] = {}
+    for group in groups:
+        by_project.setdefault(group.owner.project_id, {})[group.fingerprint] = group
+    for project_id, named in by_project.items():
+        stmt = select(issue.id, issue.fingerprint, issue.status).where(
+            issue.project_id == project_id, issue.fingerprint.in_(list(named))
+        )
+        for row in await session.execute(stmt):
+            group = named[row.fingerprint]
+            group.issue_id, group.regressed = row.id, row.status == IssueStatus.RESOLVED
+
+
+class IssueIds:
+    """(project, fingerprint) → issue id, for the issues this process wrote to lately.
+
+    A hint, never trusted alone: a batch that takes an issue from here assumes it unresolved, and
+    counting on it is conditional on that (and on the id still being that issue's); an issue since
+    resolved makes the count match nothing, and one since deleted fails the events' foreign key: either
+    way the batch's hints are forgotten and it is written again. Most batches skip reading issues.
+    """
+
+    def __init__(self, size: int = ISSUE_IDS_SIZE) -> None:
+        self.size = size
+        self._ids: OrderedDict[tuple[int, str], int] = OrderedDict()
+
+    def get(self, name: tuple[int, str]) -> int | None:
+        issue_id = self._ids.get(name)
+        if issue_id is not None:
+            self._ids.move_to_end(name)
+        return issue_id
+
+    def put(self, name: tuple[int, str], issue_id: int) -> None:
+        self._ids[name] = issue_id
+        self._ids.move_to_end(name)
+        while len(self._ids) > self.size:
+            self._ids.popitem(last=False)
+
+    def forget(self, batch: Sequence[Pending]) -> None:
+        for item in batch:
+            self._ids.pop((item.owner.project_id, item.fingerprint), None)
+
+
+async def _resolve_issues(session: AsyncSession, groups: Sequence[_Group], hints: IssueIds | None) -> bool:
+    """Find or create each group's issue; False when one could be neither (deleted meanwhile)."""
+    unknown = []
+    for group in groups:
+        hint = hints.get((group.owner.project_id, group.fingerprint)) if hints is not None else None
+        if hint is None:
+            unknown.append(group)
+        else:
+            group.issue_id = hint
+    if unknown:
+        await _find_issues(session, unknown)
+    for group in unknown:
+        if group.issue_id is not None:
+            continue
+        group.issue_id = await _insert_issue(session, group)
+        if group.issue_id is not None:
+            group.created = True
+            continue
+        # Created by a concurrent writer between the two statements; its insert has committed.
+        await _find_issues(session, [group])
+        if group.issue_id is None:
+            return False
+    return True
+
+
+async def _count_on_issue(session: AsyncSession, group: _Group) -> bool:
+    """Count the group's events on its issue, reopening it if this batch regressed it.
+
+    The last statement before the commit: the issue's row is locked from here to the commit, and a
+    burst of one error makes every batch wait on that row. The status read earlier is a condition of
+    the update, so a resolution or a reopening by someone else meanwhile makes it match nothing, and
+    the batch is written again (False) rather than emit a regression that did not happen or miss one.
+    """
     issue = _ISSUE_TABLE.c
     first = literal(group.first_seen, _UTC)
     last = literal(group.last_seen, _UTC)
-    count = (
-        update(_ISSUE_TABLE)
-        .where(issue.project_id == group.owner.project_id, issue.fingerprint == group.fingerprint)
-        .values(
-            times_seen=issue.times_seen + len(group.events),
-            last_seen=case((issue.last_seen < last, last), else_=issue.last_seen),
-            first_seen=case((issue.first_seen > first, first), else_=issue.first_seen),
-        )
-        .returning(issue.id, issue.status)
+    values: dict[str, Any] = {
+        "times_seen": issue.times_seen + len(group.events),
+        "last_seen": case((issue.last_seen < last, last), else_=issue.last_seen),
+        "first_seen": case((issue.first_seen > first, first), else_=issue.first_seen),
+    }
+    if group.regressed:
+        status = issue.status == IssueStatus.RESOLVED
+        values.update(status=IssueStatus.UNRESOLVED, resolved_at=None)
+    else:
+        status = issue.status != IssueStatus.RESOLVED
+    # Project and fingerprint too: on SQLite a deleted issue's id can be given to the next new issue.
+    same = (
+        issue.id == group.issue_id,
+        issue.project_id == group.owner.project_id,
+        issue.fingerprint == group.fingerprint,
     )
-    row = (await session.execute(count)).one_or_none()
-    if row is None:
-        return None, False
-    if row.status != IssueStatus.RESOLVED:
-        return row.id, False
-    # The status is in the WHERE clause, so of two concurrent batches only one reopens the issue.
-    reopen = (
-        update(_ISSUE_TABLE)
-        .where(issue.id == row.id, issue.status == IssueStatus.RESOLVED)
-        .values(status=IssueStatus.UNRESOLVED, resolved_at=None)
-        .returning(issue.id)
-    )
-    return row.id, (await session.execute(reopen)).scalar_one_or_none() is not None
-
-
-async def _upsert_issue(session: AsyncSession, group: _Group) -> bool:
-    """Find or create the group's issue and count its events there; False if it vanished meanwhile.
-
-    The update comes first: once an issue exists (most events), that is the only statement.
-    """
-    group.issue_id, group.regressed = await _count_on_issue(session, group)
-    if group.issue_id is not None:
-        return True
-    group.issue_id = await _insert_issue(session, group)
-    if group.issue_id is not None:
-        group.created = True
-        return True
-    # Created by a concurrent writer between the two statements.
-    group.issue_id, group.regressed = await _count_on_issue(session, group)
-    return group.issue_id is not None
+    stmt = update(_ISSUE_TABLE).where(*same, status).values(values).returning(issue.id)
+    return (await session.execute(stmt)).scalar_one_or_none() is not None
 
 
 async def _known_event_ids(session: AsyncSession, batch: Sequence[Pending]) -> set[tuple[int, str]]:
@@ -260,7 +318,7 @@ async def _insert_outbox(session: AsyncSession) -> None:
 
 
 async def _write_once(
-    session: AsyncSession, batch: Sequence[Pending], check_resends: bool
+    session: AsyncSession, batch: Sequence[Pending], check_resends: bool, hints: IssueIds | None
 ) -> list[StoreResult] | None:
     """One attempt at the batch. Without `check_resends`, events are assumed new (the common case, one
     query fewer); when one is not, None asks for another attempt that checks."""
@@ -279,16 +337,20 @@ async def _write_once(
         )
         group.events.append((index, item))
     ordered = [groups[name] for name in sorted(groups)]
-    for group in ordered:
-        if not await _upsert_issue(session, group):
-            return None
+    if not await _resolve_issues(session, ordered, None if check_resends else hints):
+        return None
     pks = await _insert_events(session, ordered) if ordered else {}
     if pks is None:
         return None
     _emit_all(session, ordered, pks)
     await _insert_outbox(session)
+    for group in ordered:
+        if not group.created and not await _count_on_issue(session, group):
+            return None
     await session.commit()
     for group in ordered:
+        if hints is not None and group.issue_id is not None:
+            hints.put((group.owner.project_id, group.fingerprint), group.issue_id)
         for position, (index, item) in enumerate(group.events):
             first = position == 0
             results[index] = StoreResult(
@@ -306,35 +368,42 @@ async def _write_once(
 SessionSource = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 
-async def write_batch(sessions: SessionSource, batch: Sequence[Pending]) -> list[StoreResult]:
-    """Store `batch` in one transaction; raises (and stores none of it) when that fails."""
+async def write_batch(
+    sessions: SessionSource, batch: Sequence[Pending], hints: IssueIds | None = None
+) -> list[StoreResult]:
+    """Store `batch` in one transaction; raises (and stores none of it) when that fails.
+
+    A first attempt trusts that events are new and `hints`; one after it checks both.
+    """
     for attempt in range(_ATTEMPTS):
         async with sessions() as session:
-            results = await _write_once(session, batch, check_resends=attempt > 0)
+            results = await _write_once(session, batch, attempt > 0, hints)
             if results is not None:
                 return results
             await session.rollback()
+        if hints is not None and attempt == 0:
+            hints.forget(batch)
     raise RuntimeError(f"a batch of {len(batch)} events kept changing underneath while it was being stored")
 
 
-async def write_each(sessions: SessionSource, batch: Sequence[Pending]) -> list[StoreResult | Exception]:
+async def write_each(
+    sessions: SessionSource, batch: Sequence[Pending], hints: IssueIds | None = None
+) -> list[StoreResult | Exception]:
     """Store `batch`, splitting it on failure: each event gets its result or the error that kept it out."""
     try:
-        return list(await write_batch(sessions, batch))
+        return list(await write_batch(sessions, batch, hints))
     except Exception as exc:
+        if hints is not None:
+            hints.forget(batch)
         if len(batch) == 1:
             return [exc]
-        log.warning("a batch of %d events failed (%s); writing it again in halves", len(batch), exc)
+        # The type only: the message of a database error quotes the statement's parameters, event data.
+        log.warning("a batch of %d events failed (%s); writing it in halves", len(batch), type(exc).__name__)
     middle = len(batch) // 2
-    return [*await write_each(sessions, batch[:middle]), *await write_each(sessions, batch[middle:])]
-
-
-async def store_event(
-    sessions: async_sessionmaker[AsyncSession], owner: KeyOwner, event: NormalizedEvent
-) -> StoreResult:
-    """Store one event in a transaction of its own."""
-    [result] = await write_batch(sessions, [Pending.of(owner, event)])
-    return result
+    return [
+        *await write_each(sessions, batch[:middle], hints),
+        *await write_each(sessions, batch[middle:], hints),
+    ]
 
 
 class _Link:
@@ -374,6 +443,7 @@ class EventWriter:
         self._engine = engine
         self._max_batch = max_batch
         self._writers = max(1, writers)
+        self._hints = IssueIds()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._batchers: list[Batcher[Pending, StoreResult | Exception]] = []
         self._links: list[_Link] = []
@@ -381,7 +451,7 @@ class EventWriter:
 
     def _batcher(self, link: _Link) -> Batcher[Pending, StoreResult | Exception]:
         async def flush(batch: Sequence[Pending]) -> list[StoreResult | Exception]:
-            return await write_each(link.session, batch)
+            return await write_each(link.session, batch, self._hints)
 
         return Batcher(flush, max_batch=self._max_batch)
 

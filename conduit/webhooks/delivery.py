@@ -374,6 +374,29 @@ async def _record(
     won = (
         await session.execute(claim.returning(Delivery.attempts).execution_options(synchronize_session=False))
     ).scalar_one_or_none()
+    if won is None and made.trigger is AttemptTrigger.SCHEDULED:
+        # The count may have moved because a manual attempt, asked for while this one was in flight,
+        # was recorded first; this one is then still to be logged, after it.
+        recorded = await session.execute(
+            select(DeliveryAttempt.id)
+            .where(
+                DeliveryAttempt.delivery_id == delivery.id,
+                DeliveryAttempt.number > attempts_before,
+                DeliveryAttempt.trigger == AttemptTrigger.SCHEDULED,
+            )
+            .limit(1)
+        )
+        if recorded.scalar_one_or_none() is None and await _manual_attempt_made(
+            session, delivery.id, attempts_before
+        ):
+            again = (
+                update(Delivery)
+                .where(Delivery.id == delivery.id)
+                .values(attempts=Delivery.attempts + 1, **values)
+                .returning(Delivery.attempts)
+                .execution_options(synchronize_session=False)
+            )
+            won = (await session.execute(again)).scalar_one_or_none()
     if won is None:
         return None
     number = won

@@ -55,9 +55,10 @@ BATCH = 100  # due deliveries read at a time
 BUDGET_SECONDS = 2.0
 # After a failed attempt, how long the endpoint gets no new request from the drains (concurrent mode).
 FAILURE_PAUSE = 1.0
-# A drain that finds nothing due looks again this often for this long before it ends: under a steady
-# stream of events the next delivery is usually written within it, and is sent without waiting for
-# a job cycle.
+# A drain that finds nothing due looks again this often for this long before it ends, if it found more
+# than one delivery to send (a busy endpoint): under a steady stream of events the next delivery is
+# usually written within it, and is sent without waiting for a job cycle. A drain of a quiet endpoint
+# ends at once, so many endpoints do not hold many runners idle.
 POLL_SECONDS = 0.01
 LINGER_SECONDS = 0.05
 
@@ -162,11 +163,20 @@ class _Recorder:
         self.runtime = runtime
         self._made: list[delivery.Made] = []
         self._task: asyncio.Task[None] | None = None
+        # The first write that failed: the drain stops, and the job fails with it once the attempts
+        # still held are written (or not); unrecorded deliveries stay pending and are sent again.
+        self.error: BaseException | None = None
 
     def add(self, made: delivery.Made) -> None:
         self._made.append(made)
         if self._task is None or self._task.done():
+            self._take_error()
             self._task = asyncio.create_task(self._write())
+
+    def _take_error(self) -> None:
+        task = self._task
+        if task is not None and task.done() and not task.cancelled() and task.exception() is not None:
+            self.error = self.error or task.exception()
 
     async def _write(self) -> None:
         while self._made:
@@ -177,12 +187,18 @@ class _Recorder:
         """Wait for everything added to be recorded; an error in any write is raised here."""
         while self._task is not None:
             task = self._task
-            await asyncio.shield(task)
+            await asyncio.shield(asyncio.wait([task]))
+            self._take_error()
             if self._task is task:
                 self._task = None
         if self._made:
             batch, self._made = self._made, []
-            await asyncio.shield(delivery.record_all(self.runtime, batch))
+            try:
+                await asyncio.shield(delivery.record_all(self.runtime, batch))
+            except Exception as exc:
+                self.error = self.error or exc
+        if self.error is not None:
+            raise self.error
 
 
 async def drain(ctx: JobContext, app_id: int) -> int:
@@ -243,7 +259,7 @@ async def drain(ctx: JobContext, app_id: int) -> int:
                 if not in_flight:
                     now = time.monotonic()
                     idle_since = idle_since or now
-                    if now - idle_since >= LINGER_SECONDS or now >= deadline:
+                    if len(sent) < 2 or now - idle_since >= LINGER_SECONDS or now >= deadline:
                         break
                     await asyncio.sleep(POLL_SECONDS)
                     continue
@@ -258,7 +274,7 @@ async def drain(ctx: JobContext, app_id: int) -> int:
                         stop = failed()
                 if stop is not None:
                     break
-                if time.monotonic() >= deadline or len(sent) >= MAX_ATTEMPTS:
+                if time.monotonic() >= deadline or len(sent) >= MAX_ATTEMPTS or recorder.error:
                     stop = Stop("budget")
                     break
                 permit = await throttle.acquire(str(app.id), limits)

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from conduit.db.base import utcnow
 from conduit.db.models import Issue, IssueStatus
 from conduit.ingest.auth import KeyOwner
 from conduit.ingest.normalize import NormalizedEvent, normalize
-from conduit.ingest.store import EventWriter, Pending, write_batch, write_each
+from conduit.ingest.store import EventWriter, IssueIds, Pending, write_batch, write_each
 from conduit.runtime import Runtime
 from tests.conftest import Tenant
 from tests.ingest.helpers import (
@@ -164,3 +164,47 @@ async def test_an_event_answered_200_is_already_committed(
             await asyncio.gather(*(send(http) for _ in range(24)))
     finally:
         await server.close()
+
+
+async def test_a_remembered_issue_resolved_meanwhile_is_reopened(runtime: Runtime, tenant: Tenant) -> None:
+    owner, hints = owner_of(tenant), IssueIds()
+    await write_batch(runtime.sessions, [Pending.of(owner, event("HintedError"))], hints)
+    async with runtime.sessions() as s:
+        await s.execute(
+            update(Issue).where(Issue.project_id == tenant.project_id).values(status=IssueStatus.RESOLVED)
+        )
+        await s.commit()
+    [result] = await write_batch(runtime.sessions, [Pending.of(owner, event("HintedError"))], hints)
+    assert result.regressed
+    [issue] = await issues_of(runtime, tenant.project_id)
+    assert (issue.status, issue.times_seen) == (IssueStatus.UNRESOLVED, 2)
+    assert kinds(await outbox_of(runtime, tenant.organization_id)).count("issue.unresolved") == 1
+
+
+async def test_a_remembered_issue_deleted_meanwhile_is_made_again(runtime: Runtime, tenant: Tenant) -> None:
+    owner, hints = owner_of(tenant), IssueIds()
+    [first] = await write_each(runtime.sessions, [Pending.of(owner, event("GoneError"))], hints)
+    assert not isinstance(first, Exception) and first.issue_created
+    async with runtime.sessions() as s:
+        await s.execute(delete(Issue).where(Issue.project_id == tenant.project_id))
+        await s.commit()
+    later = [event("GoneError"), event("GoneError")]
+    results = await write_each(runtime.sessions, [Pending.of(owner, e) for e in later], hints)
+    assert all(not isinstance(r, Exception) and r.stored for r in results)
+    [issue] = await issues_of(runtime, tenant.project_id)
+    assert issue.times_seen == 2
+    assert {e.event_id for e in await events_of(runtime, tenant.project_id)} == {e.event_id for e in later}
+
+
+async def test_a_hint_naming_another_issue_is_not_counted_on(runtime: Runtime, tenant: Tenant) -> None:
+    owner, hints = owner_of(tenant), IssueIds()
+    [other] = await write_batch(runtime.sessions, [Pending.of(owner, event("OtherError"))])
+    mine = Pending.of(owner, event("MineError"))
+    # As when an issue's id was given again to a new issue after it was deleted.
+    assert other.issue_id is not None
+    hints.put((tenant.project_id, mine.fingerprint), other.issue_id)
+    [result] = await write_batch(runtime.sessions, [mine], hints)
+    assert result.issue_created and result.issue_id != other.issue_id
+    counts = {i.id: i.times_seen for i in await issues_of(runtime, tenant.project_id)}
+    assert counts == {other.issue_id: 1, result.issue_id: 1}
+    assert hints.get((tenant.project_id, mine.fingerprint)) == result.issue_id

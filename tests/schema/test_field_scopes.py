@@ -324,6 +324,7 @@ async def world(runtime: Runtime) -> AsyncIterator[World]:
         "TicketRequest": ids.encode("TicketRequest", request.id),
         "App": ids.encode("App", app_pk),
         "Rule": ids.encode("Rule", rule.id),
+        "Delivery": ids.encode("Delivery", delivery.id),
     }
     yield w
 
