@@ -53,7 +53,9 @@ def _load(kind: str, base: str, seconds: float, concurrency: int, target: dict[s
                     if kind == "ingest":
                         reply = await client.post(
                             f"/api/{target['project_id']}/envelope/",
-                            content=make_body(target["key"], int(target["project_id"]), f"WorkersBench{done % 40}"),
+                            content=make_body(
+                                target["key"], int(target["project_id"]), f"WorkersBench{done % 40}"
+                            ),
                             headers={
                                 "X-Sentry-Auth": f"Sentry sentry_key={target['key']}, sentry_version=7",
                                 "Content-Encoding": "gzip",
