@@ -16,6 +16,7 @@ a project does not mistake a year of history for a burst.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -124,54 +125,67 @@ async def observe(
 
 @dataclass(frozen=True, slots=True)
 class Mark:
-    """What events of an issue read before queueing an evaluation of it."""
+    """What an issue's events read before queueing an evaluation of it."""
 
-    # An evaluation is queued and has not yet cleared its mark: it will count the event.
+    # An evaluation is queued and has not yet cleared its mark: it will count the events.
     waiting: bool
     # When the issue was last evaluated (None: never).
     evaluated_at: datetime | None
 
 
-async def mark(session: AsyncSession, issue_id: int, now: datetime) -> Mark:
-    """A plain read, which waits on no lock: the events of a burst after the first cost one statement."""
-    row = (
-        await session.execute(
-            select(RuleIssueCount.queued, RuleIssueCount.updated_at).where(
-                RuleIssueCount.issue_id == issue_id
-            )
+NO_MARK = Mark(False, None)
+
+
+async def marks(session: AsyncSession, issue_ids: Collection[int], now: datetime) -> dict[int, Mark]:
+    """The marks of many issues in one plain read, which waits on no lock; an issue never evaluated
+    nor queued has none."""
+    rows = await session.execute(
+        select(RuleIssueCount.issue_id, RuleIssueCount.queued, RuleIssueCount.updated_at).where(
+            RuleIssueCount.issue_id.in_(sorted(issue_ids))
         )
-    ).one_or_none()
-    if row is None:
-        return Mark(False, None)
-    waiting = bool(row.queued) and row.updated_at >= now - STALE_QUEUE
-    # Unqueued, the row was last written when an evaluation began (`unqueue`) or ended (`observe`).
-    return Mark(waiting, None if row.queued else row.updated_at)
+    )
+    found: dict[int, Mark] = {}
+    for issue_id, queued, updated_at in rows:
+        waiting = bool(queued) and updated_at >= now - STALE_QUEUE
+        # Unqueued, the row was last written when an evaluation began (`unqueue`) or ended (`observe`).
+        found[issue_id] = Mark(waiting, None if queued else updated_at)
+    return found
 
 
-async def claim(session: AsyncSession, organization_id: int, issue_id: int, now: datetime) -> bool:
-    """Mark an evaluation of the issue as queued; False when one already is (and not stale).
+async def claim(session: AsyncSession, issues: Mapping[int, int], now: datetime) -> set[int]:
+    """Mark an evaluation of each issue (id → organization id) as queued; the ids whose mark was free.
 
-    One conditional UPDATE, so of many events published at once exactly one wins and queues the
-    evaluation. An evaluation clears the mark first thing (`unqueue`, committed on its own), before it
-    reads the issue: an event committed after that read finds the mark cleared and queues the next one,
-    and one that still saw the mark was committed before the read, so the evaluation counts it. A mark
-    older than STALE_QUEUE (its job died for good) no longer holds events back.
+    One conditional UPDATE, so of many jobs publishing the same issue's events at once exactly one wins
+    and queues the evaluation. An evaluation clears the mark first thing (`unqueue`, committed on its
+    own), before it reads the issue: an event committed after that read finds the mark cleared and
+    queues the next one, and one that still saw the mark was committed before the read, so the
+    evaluation counts it. A mark older than STALE_QUEUE (its job died for good) no longer holds events
+    back.
     """
+    if not issues:
+        return set()
+    ordered = sorted(issues)  # one lock order for every claimer
     await session.execute(
         _insert(session, RuleIssueCount)
-        .values(organization_id=organization_id, issue_id=issue_id, queued=False, updated_at=now)
+        .values(
+            [
+                {"organization_id": issues[i], "issue_id": i, "queued": False, "updated_at": now}
+                for i in ordered
+            ]
+        )
         .on_conflict_do_nothing(index_elements=["issue_id"])
     )
     result = await session.execute(
         update(RuleIssueCount)
         .where(
-            RuleIssueCount.issue_id == issue_id,
+            RuleIssueCount.issue_id.in_(ordered),
             or_(RuleIssueCount.queued.is_(False), RuleIssueCount.updated_at < now - STALE_QUEUE),
         )
         .values(queued=True, updated_at=now)
+        .returning(RuleIssueCount.issue_id)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return set(result.scalars())
 
 
 async def unqueue(session: AsyncSession, issue_id: int, now: datetime) -> None:
