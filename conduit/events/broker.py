@@ -68,6 +68,10 @@ class LiveEvent:
 
 
 class Broker(Protocol):
+    # False when nobody can be listening: an event then costs no resource loading.
+    @property
+    def listening(self) -> bool: ...
+
     async def publish(self, event: LiveEvent) -> None: ...
 
     def subscribe(self) -> AsyncIterator[LiveEvent]: ...
@@ -105,6 +109,10 @@ class LocalBroker:
     def __init__(self) -> None:
         self.hub = LocalHub()
 
+    @property
+    def listening(self) -> bool:
+        return self.hub.subscribers > 0
+
     async def publish(self, event: LiveEvent) -> None:
         self.hub.deliver(event)
 
@@ -124,6 +132,11 @@ class RedisBroker:
         self.hub = LocalHub()
         self._listener: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+
+    @property
+    def listening(self) -> bool:
+        # Subscribers of other processes listen through Redis, unseen from here.
+        return True
 
     async def publish(self, event: LiveEvent) -> None:
         await self.redis.publish(self.channel, event.dumps())
@@ -191,6 +204,9 @@ def broker_for(runtime: Runtime) -> Broker:
 @subscribe
 async def publish_live(ctx: JobContext, event: Published) -> None:
     """Hand a published event to live subscribers, with its resources, secrets redacted."""
+    broker = broker_for(ctx.runtime)
+    if not broker.listening:
+        return
     data = await event.resources(ctx)
     if data is None:
         return
@@ -204,4 +220,4 @@ async def publish_live(ctx: JobContext, event: Published) -> None:
         sealed.redact(event.type, data),
         event.actor,
     )
-    await broker_for(ctx.runtime).publish(live)
+    await broker.publish(live)
