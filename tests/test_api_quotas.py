@@ -4,18 +4,18 @@ own organization only, and takes effect on the next event. The limiter's clock i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
 from conduit import ids
-from conduit.quotas import MAX_RATE_LIMIT, MemoryStore
+from conduit.quotas import MAX_RATE_LIMIT
 from conduit.runtime import Runtime
-from tests.conftest import LiveServer, Tenant
-from tests.ingest.helpers import event_envelope, events_of, exception_event, sentry_auth
-from tests.quotahelpers import Clock, quota_server
+from tests.conftest import Tenant
+from tests.ingest.helpers import events_of, sentry_auth
+from tests.quotahelpers import Clock, limited_client, send_event
 
 VIEWER = {"query": "{ viewer { scopes } }"}
 SET_LIMIT = """mutation($id: ID!, $limit: Int) { setProjectRateLimit(projectId: $id, ingestRateLimit: $limit) {
@@ -32,14 +32,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def server(runtime: Runtime, clock: Clock) -> Iterator[LiveServer]:
-    with quota_server(runtime.settings, MemoryStore(clock), api_rate_limit=3) as live:
-        yield live
-
-
-@pytest.fixture
-async def http(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+async def http(runtime: Runtime, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
+    async with limited_client(runtime.settings, clock, api_rate_limit=3) as client:
         yield client
 
 
@@ -95,23 +89,9 @@ async def test_tokens_are_counted_apart_and_strangers_are_not_counted(
 
 
 @pytest.fixture
-def ingest_server(runtime: Runtime, clock: Clock) -> Iterator[LiveServer]:
-    with quota_server(runtime.settings, MemoryStore(clock), ingest_rate_limit=5) as live:
-        yield live
-
-
-@pytest.fixture
-async def ingest_http(ingest_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=ingest_server.url, timeout=10) as client:
+async def ingest_http(runtime: Runtime, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
+    async with limited_client(runtime.settings, clock, ingest_rate_limit=5) as client:
         yield client
-
-
-async def send_event(http: httpx.AsyncClient, tenant: Tenant) -> httpx.Response:
-    return await http.post(
-        f"/api/{tenant.project_id}/envelope/",
-        content=event_envelope(exception_event()),
-        headers=sentry_auth(tenant.public_key),
-    )
 
 
 async def test_an_admin_sets_the_projects_quota_and_the_next_event_obeys_it(

@@ -13,7 +13,7 @@ import hmac
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, ClassVar, TypeGuard
 
@@ -25,6 +25,7 @@ from conduit.connectors.oauth import ClientCredentials, OAuthClient
 from conduit.connectors.records import (
     AccountRecord,
     CommentRecord,
+    StatusCategory,
     TicketRecord,
     TokenSet,
     WebhookChange,
@@ -203,6 +204,18 @@ class Connector(ABC):
         ...
 
 
+def deleted_ticket(
+    key: str, known: TicketRecord | None, *, url: str = "", tracker_id: str | None = None
+) -> TicketRecord:
+    """A ticket the tracker no longer has: the stored copy marked deleted, or, with none stored, a
+    record of what the key alone says (`Connector.deleted`)."""
+    if known is not None:
+        return replace(known, deleted=True, etag=None, not_modified=False)
+    return TicketRecord(
+        key, url, "", "deleted", StatusCategory.DONE, None, None, deleted=True, tracker_id=tracker_id
+    )
+
+
 def moves_from(
     known: TicketRecord | None, key: str, resolved: bool, config: SyncConfig
 ) -> TypeGuard[TicketRecord]:
@@ -254,6 +267,7 @@ __all__ = [
     "TicketDraft",
     "WebhookContext",
     "WebhookRejected",
+    "deleted_ticket",
     "header",
     "load_webhook_json",
     "same_signature",

@@ -21,6 +21,7 @@ import asyncio
 import functools
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -61,6 +62,7 @@ MAX_REPLY_BYTES = 16 * 1024 * 1024
 DEADLINE_FACTOR = 3
 PRIVATE_SETTING = "CONDUIT_ALLOW_PRIVATE_TRACKER_URLS"
 USER_AGENT = "Conduit (+https://github.com/conduit-hub)"
+NEXT_LINK = re.compile(r'<([^>]+)>;\s*rel="next"')
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +202,12 @@ def retry_delay(headers: httpx.Headers, limits: RateLimitHeaders) -> float | Non
             if delta is not None:
                 return max(delta, 0.0)
     return None
+
+
+def next_page(reply: Reply) -> str | None:
+    """The URL of the next page that a listing's `Link` header names (RFC 8288), if any."""
+    match = NEXT_LINK.search(reply.headers.get("link", ""))
+    return match.group(1) if match else None
 
 
 def rate_limited(reply: Reply, limits: RateLimitHeaders) -> bool:

@@ -28,20 +28,14 @@ import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from conduit.app import create_app
 from conduit.auth import passwords
 from conduit.bootstrap import bootstrap
-from conduit.connectors import Connectors
-from conduit.connectors.sandbox import SandboxServer
-from conduit.connectors.service import CONNECTORS
 from conduit.db.migrate import upgrade_async
 from conduit.db.models import Member, MemberRole
-from conduit.jobs.config import JobsSettings
-from conduit.jobs.service import start_jobs
-from conduit.runtime import Runtime
 from tests.apps.receiver import Receiver
 from tests.conftest import IN_CI, Tenant, make_settings
-from tests.sync.conftest import CLIENT_TIMEOUT, Conduit, operator_settings, sides  # noqa: F401 - fixture
+from tests.live import LiveConduit, live_conduit
+from tests.sync.conftest import Conduit, operator_settings, sides  # noqa: F401 - fixture
 
 PASSWORD = "correct horse battery staple"
 # Generous: a loaded 2-core machine runs the job runner, sandboxes and Chromium at once.
@@ -82,52 +76,20 @@ def receiver() -> Iterator[Receiver]:
     rec.stop()
 
 
-@dataclass
-class Console:
-    runtime: Runtime
-    url: str
-
-
 @pytest.fixture(scope="session")
 async def console(
     tmp_path_factory: pytest.TempPathFactory,
     sides: dict[str, Any],  # noqa: F811 - the imported fixture
-) -> AsyncIterator[Console]:
-    """Conduit on loopback in this event loop, its public URL where it listens, running its jobs, with
-    every sandbox tracker's OAuth client configured and loopback webhook URLs allowed."""
+) -> AsyncIterator[LiveConduit]:
+    """Conduit on loopback in this event loop, with every sandbox tracker's OAuth client configured and
+    loopback webhook URLs allowed."""
     data = tmp_path_factory.mktemp("console")
     url = f"sqlite+aiosqlite:///{data / 'conduit.db'}"
     await upgrade_async(url)
-    holder: dict[str, Any] = {}
-
-    async def asgi(scope: Any, receive: Any, send: Any) -> None:
-        await holder["app"](scope, receive, send)
-
-    server = SandboxServer(asgi)
-    settings = operator_settings(
-        make_settings(url, data), sides, public_url=server.url, allow_private_webhook_urls=True
-    )
-    rt = Runtime.create(settings)
-    connectors = Connectors(rt, timeout=CLIENT_TIMEOUT)
-    rt.provide(CONNECTORS, connectors)
-    jobs = await start_jobs(
-        rt,
-        JobsSettings(
-            poll_interval_seconds=0.1,
-            sweep_interval_seconds=0.5,
-            handover_lease_seconds=5,
-            lease_grace_seconds=2,
-        ),
-    )
-    holder["app"] = create_app(runtime=rt)
-    await server.astart()
-    try:
-        yield Console(rt, server.url)
-    finally:
-        await server.astop()
-        await jobs.stop()
-        await connectors.aclose()
-        await rt.close()
+    settings = operator_settings(make_settings(url, data), sides, allow_private_webhook_urls=True)
+    # Pages wait on jobs (an installation, a sync) as a person would: the outbox is polled twice as often.
+    async with live_conduit(settings, poll_interval=0.1) as served:
+        yield served
 
 
 @dataclass
@@ -135,7 +97,7 @@ class Org:
     """An organization made as `conduit bootstrap` does, with an owner and a plain member who have
     passwords."""
 
-    console: Console
+    console: LiveConduit
     tenant: Tenant
     owner: str
     member: str
@@ -195,7 +157,7 @@ class Org:
 
 
 @pytest.fixture
-async def org(console: Console) -> Org:
+async def org(console: LiveConduit) -> Org:
     suffix = secrets.token_hex(4)
     hashed = await passwords.hash_async(PASSWORD)
     async with console.runtime.sessions() as session:
@@ -225,7 +187,7 @@ async def org(console: Console) -> Org:
 
 
 @pytest.fixture
-async def context(browser: Browser, console: Console) -> AsyncIterator[BrowserContext]:
+async def context(browser: Browser, console: LiveConduit) -> AsyncIterator[BrowserContext]:
     ctx = await browser.new_context(base_url=console.url, viewport={"width": 1280, "height": 900})
     ctx.set_default_timeout(TIMEOUT_MS)
     try:

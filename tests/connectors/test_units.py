@@ -10,13 +10,14 @@ import httpx
 import pytest
 
 from conduit.connectors import errors, http
+from conduit.connectors.base import TicketDraft
 from conduit.connectors.config import ConfigError, SyncConfig
 from conduit.connectors.github.catalog import GITHUB
-from conduit.connectors.github.connector import fenced
 from conduit.connectors.http import Reply, default_check, outcome_of, retry_delay
 from conduit.connectors.jira.catalog import JIRA
 from conduit.connectors.records import StatusCategory
 from conduit.connectors.registry import provider
+from conduit.connectors.text import fenced, markdown, parse_time, time_or_none
 from conduit.db.models import InteractionOutcome
 
 
@@ -137,6 +138,49 @@ def test_config_validation_and_resolved_statuses() -> None:
 def test_code_fence_outlasts_backticks() -> None:
     assert fenced("a ```` b").startswith("`````\n")
     assert fenced("plain") == "```\nplain\n```"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-01-02T03:04:05Z",  # GitHub, Linear, Shortcut
+        "2026-01-02T03:04:05.000+0000",  # Jira
+        "2026-01-02T04:04:05+01:00",
+        "2026-01-02 03:04:05 UTC",  # GitLab's older webhooks
+        "2026-01-02T03:04:05",  # no zone: UTC
+        " 2026-01-02T03:04:05Z ",
+    ],
+)
+def test_tracker_times_are_read_as_aware_times(value: str) -> None:
+    assert parse_time(value) == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert time_or_none(value) == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("value", [None, "", "  ", 1767323045, {"at": "2026-01-02"}])
+def test_no_time_is_none(value: object) -> None:
+    assert parse_time(value) is None
+    assert time_or_none(value) is None
+
+
+def test_a_string_that_is_not_a_time_is_refused_or_read_as_none() -> None:
+    with pytest.raises(ValueError):
+        parse_time("yesterday")
+    assert time_or_none("yesterday") is None
+
+
+def test_markdown_description() -> None:
+    draft = TicketDraft(
+        title="ZeroDivisionError",
+        summary=" 3 events ",
+        issue_url="https://conduit.example/issues/1",
+        exception="ZeroDivisionError: ```",
+    )
+    assert markdown(draft) == (
+        "3 events\n\n**Latest exception**\n\n````\nZeroDivisionError: ```\n````\n\n"
+        "[View this issue in Conduit](https://conduit.example/issues/1)"
+    )
+    bare = TicketDraft(title="t", summary=" ", issue_url="https://conduit.example/issues/2")
+    assert markdown(bare) == "[View this issue in Conduit](https://conduit.example/issues/2)"
 
 
 def test_errors_public_names() -> None:

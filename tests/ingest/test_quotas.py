@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -18,9 +18,17 @@ from sentry_sdk.utils import event_from_exception
 
 from conduit.quotas import MemoryStore, RedisStore
 from conduit.runtime import Runtime
-from tests.conftest import LiveServer, Tenant
-from tests.ingest.helpers import envelope, event_envelope, events_of, exception_event, sentry_auth
-from tests.quotahelpers import REDIS_URL, Clock, delete_keys, quota_server, redis_or_skip
+from tests.conftest import Tenant
+from tests.ingest.helpers import envelope, events_of, sentry_auth
+from tests.quotahelpers import (
+    REDIS_URL,
+    Clock,
+    delete_keys,
+    limited_client,
+    quota_server,
+    redis_or_skip,
+    send_event,
+)
 
 
 def rate_limited_drops() -> float:
@@ -34,31 +42,16 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def server(runtime: Runtime, clock: Clock) -> Iterator[LiveServer]:
-    with quota_server(runtime.settings, MemoryStore(clock), ingest_rate_limit=3) as live:
-        yield live
-
-
-@pytest.fixture
-async def http(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+async def http(runtime: Runtime, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
+    async with limited_client(runtime.settings, clock, ingest_rate_limit=3) as client:
         yield client
-
-
-async def send(http: httpx.AsyncClient, tenant: Tenant, kind: str = "envelope") -> httpx.Response:
-    event = exception_event(value=secrets.token_hex(4))
-    body = event_envelope(event) if kind == "envelope" else None
-    path = f"/api/{tenant.project_id}/{kind}/"
-    if body is None:
-        return await http.post(path, json=event, headers=sentry_auth(tenant.public_key))
-    return await http.post(path, content=body, headers=sentry_auth(tenant.public_key))
 
 
 async def test_under_the_quota_events_are_stored_as_ever(
     http: httpx.AsyncClient, tenant: Tenant, runtime: Runtime
 ) -> None:
     for _ in range(3):
-        r = await send(http, tenant)
+        r = await send_event(http, tenant)
         assert r.status_code == 200, r.text
         assert "retry-after" not in r.headers and "x-sentry-rate-limits" not in r.headers
     assert len(await events_of(runtime, tenant.project_id)) == 3
@@ -68,10 +61,10 @@ async def test_over_the_quota_is_429_with_both_headers_and_nothing_stored(
     http: httpx.AsyncClient, tenant: Tenant, runtime: Runtime, clock: Clock
 ) -> None:
     for _ in range(3):
-        assert (await send(http, tenant)).status_code == 200
+        assert (await send_event(http, tenant)).status_code == 200
     dropped = rate_limited_drops()
 
-    r = await send(http, tenant)
+    r = await send_event(http, tenant)
     assert r.status_code == 429
     # 3 per minute: one more every 20 s once the burst is spent.
     assert r.headers["retry-after"] == "20"
@@ -84,15 +77,15 @@ async def test_over_the_quota_is_429_with_both_headers_and_nothing_stored(
     assert rate_limited_drops() == dropped + 1
 
     clock.advance(8)
-    r = await send(http, tenant, kind="store")
+    r = await send_event(http, tenant, kind="store")
     assert r.status_code == 429
     assert r.headers["retry-after"] == "12"
     assert r.headers["x-sentry-rate-limits"] == "12:error;default:key:key_quota"
     assert len(await events_of(runtime, tenant.project_id)) == 3
 
     clock.advance(12)
-    assert (await send(http, tenant)).status_code == 200
-    assert (await send(http, tenant)).status_code == 429
+    assert (await send_event(http, tenant)).status_code == 200
+    assert (await send_event(http, tenant)).status_code == 429
     assert len(await events_of(runtime, tenant.project_id)) == 4
     assert rate_limited_drops() == dropped + 3
 
@@ -107,7 +100,7 @@ async def test_envelopes_without_an_event_are_not_counted(
         )
         assert r.status_code == 200
     for _ in range(3):
-        assert (await send(http, tenant)).status_code == 200
+        assert (await send_event(http, tenant)).status_code == 200
     # Over the quota, what carries no event is still accepted (and dropped, as ever).
     r = await http.post(
         f"/api/{tenant.project_id}/envelope/", content=session, headers=sentry_auth(tenant.public_key)
@@ -119,7 +112,7 @@ async def test_refusals_that_come_first_are_not_hidden_by_the_quota(
     http: httpx.AsyncClient, tenant: Tenant
 ) -> None:
     for _ in range(3):
-        assert (await send(http, tenant)).status_code == 200
+        assert (await send_event(http, tenant)).status_code == 200
     # A bad key or a malformed event is told as such, not as a quota, and costs the quota nothing.
     r = await http.post(f"/api/{tenant.project_id}/envelope/", content=b"{}\n", headers=sentry_auth("nope"))
     assert r.status_code == 401
@@ -134,10 +127,10 @@ async def test_refusals_that_come_first_are_not_hidden_by_the_quota(
 async def test_one_keys_flood_never_throttles_another_projects_key(
     http: httpx.AsyncClient, tenant: Tenant, tenant2: Tenant, runtime: Runtime
 ) -> None:
-    statuses = await asyncio.gather(*(send(http, tenant) for _ in range(12)))
+    statuses = await asyncio.gather(*(send_event(http, tenant) for _ in range(12)))
     assert sorted(r.status_code for r in statuses) == [200] * 3 + [429] * 9
     for _ in range(3):
-        r = await send(http, tenant2)
+        r = await send_event(http, tenant2)
         assert r.status_code == 200, r.text
     assert len(await events_of(runtime, tenant.project_id)) == 3
     assert len(await events_of(runtime, tenant2.project_id)) == 3
@@ -161,16 +154,16 @@ async def test_two_servers_share_the_quota_through_redis(
                 httpx.AsyncClient(base_url=one.url, timeout=10) as a,
                 httpx.AsyncClient(base_url=two.url, timeout=10) as b,
             ):
-                assert [(await send(c, tenant)).status_code for c in (a, b, a)] == [200, 200, 200]
-                refused = await send(b, tenant)
+                assert [(await send_event(c, tenant)).status_code for c in (a, b, a)] == [200, 200, 200]
+                refused = await send_event(b, tenant)
                 assert refused.status_code == 429
                 assert refused.headers["x-sentry-rate-limits"] == "20:error;default:key:key_quota"
-                assert (await send(a, tenant)).status_code == 429
+                assert (await send_event(a, tenant)).status_code == 429
                 # Shared counting, still per key.
-                assert (await send(b, tenant2)).status_code == 200
+                assert (await send_event(b, tenant2)).status_code == 200
                 clock.advance(20)
-                assert (await send(b, tenant)).status_code == 200
-                assert (await send(a, tenant)).status_code == 429
+                assert (await send_event(b, tenant)).status_code == 200
+                assert (await send_event(a, tenant)).status_code == 429
         assert len(await events_of(runtime, tenant.project_id)) == 4
     finally:
         await delete_keys(admin, prefix)

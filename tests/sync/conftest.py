@@ -14,22 +14,18 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from conduit.app import create_app
-from conduit.connectors import Connectors
 from conduit.connectors.oauth import ClientCredentials
 from conduit.connectors.registry import TRACKERS, provider
 from conduit.connectors.sandbox import Sandbox, SandboxServer, every_sandbox
 from conduit.connectors.sandbox import operator_settings as sandbox_operator_settings
-from conduit.connectors.service import CONNECTORS
 from conduit.db.models import Installation, InstallationStatus, Issue, OutboxRow
 from conduit.ids import decode_as, encode
-from conduit.jobs.config import JobsSettings
-from conduit.jobs.service import start_jobs
 from conduit.runtime import Runtime
 from conduit.settings import Settings, TrackerClient
 from tests.conftest import Tenant
 from tests.connectors.drivers import KEYS, Driver, driver
 from tests.factories import make_issue
+from tests.live import LiveConduit, live_conduit
 
 # Each sandbox's built-in OAuth client, as the operator registers it for the sandbox's URL.
 CLIENTS = {t.key: ClientCredentials(*t.sandbox().client) for t in TRACKERS}
@@ -38,7 +34,6 @@ CLIENTS = {t.key: ClientCredentials(*t.sandbox().client) for t in TRACKERS}
 CLOUD_CLIENTS = {
     key: ClientCredentials(f"operator-{key}-cloud", f"operator-{key}-cloud-secret-never-sent") for key in KEYS
 }
-CLIENT_TIMEOUT = 2.0
 
 
 async def wait_for(condition: Callable[[], Awaitable[Any]], what: str, within: float = 20.0) -> Any:
@@ -220,49 +215,17 @@ class Conduit:
         assert data["updateIssue"]["__typename"] == "UpdateIssuePayload"
 
 
-@dataclass
-class Served:
-    runtime: Runtime
-    url: str
-
-
 # Per module, not per session: its job runner shares the test database with other suites' runners, and
 # must not outlive the tests that configured it (it would claim their jobs with its own settings).
 @pytest.fixture(scope="module")
-async def conduit_server(runtime: Runtime, sides: dict[str, Side]) -> AsyncIterator[Served]:
-    """Conduit on loopback in this event loop, with its public URL set to where it listens (so the
-    webhook URLs it registers reach it), running its jobs embedded."""
-    holder: dict[str, Any] = {}
-
-    async def asgi(scope: Any, receive: Any, send: Any) -> None:
-        await holder["app"](scope, receive, send)
-
-    server = SandboxServer(asgi)
-    rt = Runtime.create(operator_settings(runtime.settings, sides, public_url=server.url))
-    connectors = Connectors(rt, timeout=CLIENT_TIMEOUT)
-    rt.provide(CONNECTORS, connectors)
-    jobs = await start_jobs(
-        rt,
-        JobsSettings(
-            poll_interval_seconds=0.2,
-            sweep_interval_seconds=0.5,
-            handover_lease_seconds=5,
-            lease_grace_seconds=2,
-        ),
-    )
-    holder["app"] = create_app(runtime=rt)
-    await server.astart()
-    try:
-        yield Served(rt, server.url)
-    finally:
-        await server.astop()
-        await jobs.stop()
-        await connectors.aclose()
-        await rt.close()
+async def conduit_server(runtime: Runtime, sides: dict[str, Side]) -> AsyncIterator[LiveConduit]:
+    """Conduit on loopback in this event loop, with every sandbox tracker's OAuth client configured."""
+    async with live_conduit(operator_settings(runtime.settings, sides)) as served:
+        yield served
 
 
 @pytest.fixture
-def conduit(conduit_server: Served, tenant: Tenant) -> Conduit:
+def conduit(conduit_server: LiveConduit, tenant: Tenant) -> Conduit:
     return Conduit(conduit_server.runtime, conduit_server.url, tenant)
 
 

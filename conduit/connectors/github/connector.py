@@ -17,6 +17,7 @@ from conduit.connectors.base import (
     Connector,
     TicketDraft,
     WebhookContext,
+    deleted_ticket,
     header,
     load_webhook_json,
     same_signature,
@@ -24,6 +25,7 @@ from conduit.connectors.base import (
 from conduit.connectors.config import SyncConfig
 from conduit.connectors.errors import InvalidRequest, NotFound
 from conduit.connectors.github.catalog import GITHUB
+from conduit.connectors.http import next_page
 from conduit.connectors.records import (
     AccountRecord,
     ChangeKind,
@@ -34,11 +36,11 @@ from conduit.connectors.records import (
     WebhookRegistration,
     WebhookRejected,
 )
+from conduit.connectors.text import markdown, parse_time
 
 KEY = re.compile(r"^(?P<owner>[A-Za-z0-9_.-]+)/(?P<repo>[A-Za-z0-9_.-]+)#(?P<number>[0-9]+)$")
 REPO = re.compile(r"^(?P<owner>[A-Za-z0-9_.-]+)/(?P<repo>[A-Za-z0-9_.-]+)$")
 ISSUE = "/repos/{owner}/{repo}/issues/{number}"
-NEXT_LINK = re.compile(r'<([^>]+)>;\s*rel="next"')
 # A listing of changes pages through at most this many pages of 100 before falling back to reads.
 MAX_PAGES = 10
 ACTIONS = {
@@ -66,27 +68,6 @@ def parse_repo(scope: str) -> dict[str, str]:
     return match.groupdict()
 
 
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def fenced(text: str) -> str:
-    """A Markdown code block that no backtick run inside `text` can close early."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}\n{text}\n{fence}"
-
-
-def markdown(draft: TicketDraft) -> str:
-    parts = [draft.summary.strip()] if draft.summary.strip() else []
-    if draft.exception:
-        parts += ["**Latest exception**", fenced(draft.exception)]
-    parts.append(f"[View this issue in Conduit]({draft.issue_url})")
-    return "\n\n".join(parts)
-
-
 def ticket(data: dict[str, Any], etag: str | None = None) -> TicketRecord:
     if not isinstance(data, dict) or "number" not in data:
         raise InvalidRequest("GitHub answered with something that is not an issue")
@@ -102,7 +83,7 @@ def ticket(data: dict[str, Any], etag: str | None = None) -> TicketRecord:
         status_category=StatusCategory.DONE if closed else StatusCategory.OPEN,
         # GitHub shows emails only on the user's own profile, and only if public.
         assignee_email=assignee.get("email") if isinstance(assignee, dict) else None,
-        updated_at=_time(data.get("updated_at")),
+        updated_at=parse_time(data.get("updated_at")),
         etag=etag,
         assignee=assignee.get("login") if isinstance(assignee, dict) else None,
         assignee_id=assignee.get("login") if isinstance(assignee, dict) else None,
@@ -159,10 +140,9 @@ class GitHubConnector(Connector):
         return ticket(reply.data, reply.etag)
 
     def deleted(self, key: str, known: TicketRecord | None) -> TicketRecord:
-        if known is not None:
-            return replace(known, deleted=True, etag=None, not_modified=False)
-        parse_key(key)
-        return TicketRecord(key, "", "", "deleted", StatusCategory.DONE, None, None, deleted=True)
+        if known is None:
+            parse_key(key)
+        return deleted_ticket(key, known)
 
     async def changed_since(self, scope: str, since: datetime) -> list[TicketRecord] | None:
         """One listing per 100 changed issues of a repository (deleted ones are not listed)."""
@@ -185,10 +165,9 @@ class GitHubConnector(Connector):
                 url=url,
             )
             found += [ticket(item) for item in reply.data or [] if "pull_request" not in item]
-            match = NEXT_LINK.search(reply.headers.get("link", ""))
-            if match is None:
+            url = next_page(reply)
+            if url is None:
                 return found
-            url = match.group(1)
         return None
 
     async def search(self, scope: str, text: str, limit: int = 20) -> list[TicketRecord]:

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +27,7 @@ from conduit.connectors.base import (
     Connector,
     TicketDraft,
     WebhookContext,
+    deleted_ticket,
     header,
     load_webhook_json,
     same_signature,
@@ -35,6 +35,7 @@ from conduit.connectors.base import (
 from conduit.connectors.config import SyncConfig
 from conduit.connectors.errors import InvalidRequest, NotFound
 from conduit.connectors.gitlab.catalog import GITLAB
+from conduit.connectors.http import next_page
 from conduit.connectors.records import (
     AccountRecord,
     ChangeKind,
@@ -45,13 +46,13 @@ from conduit.connectors.records import (
     WebhookRegistration,
     WebhookRejected,
 )
+from conduit.connectors.text import markdown, parse_time
 
 # A path segment: letters, digits, `_`, `-` and `.`, never starting with `-` or `.` (so never `..`).
 SEGMENT = r"[A-Za-z0-9_][A-Za-z0-9_.-]*"
 PROJECT = re.compile(rf"^(?P<project>{SEGMENT}(?:/{SEGMENT})+)$")
 KEY = re.compile(rf"^(?P<project>{SEGMENT}(?:/{SEGMENT})+)#(?P<iid>[0-9]+)$")
 ISSUE = "/projects/{project}/issues/{iid}"
-NEXT_LINK = re.compile(r'<([^>]+)>;\s*rel="next"')
 # A listing of changes pages through at most this many pages of 100 before falling back to reads.
 MAX_PAGES = 10
 # `iids[]` per listing call when reading many tickets of one project.
@@ -75,34 +76,6 @@ def parse_project(scope: str) -> dict[str, str]:
     if match is None:
         raise InvalidRequest(f"{scope!r} is not a GitLab project; expected its full path, group/project")
     return match.groupdict()
-
-
-def parse_time(value: Any) -> datetime | None:
-    """REST's `2026-01-02T03:04:05.678Z`, and webhooks' older `2026-01-02 03:04:05 UTC`."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip()
-    if text.endswith(" UTC"):
-        text = text[:-4].replace(" ", "T") + "+00:00"
-    elif text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    parsed = datetime.fromisoformat(text)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def fenced(text: str) -> str:
-    """A Markdown code block that no backtick run inside `text` can close early."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}\n{text}\n{fence}"
-
-
-def markdown(draft: TicketDraft) -> str:
-    parts = [draft.summary.strip()] if draft.summary.strip() else []
-    if draft.exception:
-        parts += ["**Latest exception**", fenced(draft.exception)]
-    parts.append(f"[View this issue in Conduit]({draft.issue_url})")
-    return "\n\n".join(parts)
 
 
 def _project_path(data: dict[str, Any]) -> str:
@@ -311,10 +284,9 @@ class GitLabConnector(Connector):
         return found
 
     def deleted(self, key: str, known: TicketRecord | None) -> TicketRecord:
-        if known is not None:
-            return replace(known, deleted=True, etag=None, not_modified=False)
-        parse_key(key)
-        return TicketRecord(key, "", "", "deleted", StatusCategory.DONE, None, None, deleted=True)
+        if known is None:
+            parse_key(key)
+        return deleted_ticket(key, known)
 
     async def changed_since(self, scope: str, since: datetime) -> list[TicketRecord] | None:
         """One listing per 100 changed issues of a project (deleted ones are not listed)."""
@@ -342,10 +314,9 @@ class GitLabConnector(Connector):
                 # one instead, which follows it to where it is now.
                 return None
             found += [ticket(item) for item in items]
-            match = NEXT_LINK.search(reply.headers.get("link", ""))
-            if match is None:
+            url = next_page(reply)
+            if url is None:
                 return found
-            url = match.group(1)
         return None
 
     async def search(self, scope: str, text: str, limit: int = 20) -> list[TicketRecord]:

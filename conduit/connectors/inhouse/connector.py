@@ -36,6 +36,7 @@ from conduit.connectors.base import (
     Connector,
     TicketDraft,
     WebhookContext,
+    deleted_ticket,
     header,
     load_webhook_json,
     moves_from,
@@ -54,6 +55,7 @@ from conduit.connectors.records import (
     WebhookRegistration,
     WebhookRejected,
 )
+from conduit.connectors.text import markdown, time_or_none
 from conduit.webhooks.signing import InvalidSecret
 from conduit.webhooks.signing import headers as signed_headers
 
@@ -91,31 +93,6 @@ def split_key(key: str) -> tuple[str, int]:
     if match is None:
         raise InvalidRequest(f"{key[:60]!r} is not an in-house ticket key; expected <PROJECT>-<number>")
     return match.group("project").upper(), int(match.group("number"))
-
-
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def fenced(text: str) -> str:
-    """A Markdown code block that no backtick run inside `text` can close early."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}\n{text}\n{fence}"
-
-
-def markdown(draft: TicketDraft) -> str:
-    parts = [draft.summary.strip()] if draft.summary.strip() else []
-    if draft.exception:
-        parts += ["**Latest exception**", fenced(draft.exception)]
-    parts.append(f"[View this issue in Conduit]({draft.issue_url})")
-    return "\n\n".join(parts)[:MAX_TEXT]
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +202,7 @@ class InhouseConnector(Connector):
             status=data["status"][:200],
             status_category=StatusCategory.DONE if data["done"] else StatusCategory.OPEN,
             assignee_email=email if isinstance(email, str) and email else None,
-            updated_at=_time(data.get("updated_at")),
+            updated_at=time_or_none(data.get("updated_at")),
             deleted=data.get("deleted") is True,
             assignee=str(assignee.get("name") or assignee["id"])[:200] if assignee else None,
             assignee_id=assignee["id"][:200] if assignee else None,
@@ -259,7 +236,7 @@ class InhouseConnector(Connector):
         body: dict[str, Any] = {
             "project": check_scope(scope),
             "title": draft.title[:500],
-            "description": markdown(draft),
+            "description": markdown(draft)[:MAX_TEXT],
             # The same call sent again (a lost answer) makes no second ticket.
             "idempotency_key": str(uuid.uuid4()),
         }
@@ -306,9 +283,7 @@ class InhouseConnector(Connector):
         return result
 
     def deleted(self, key: str, known: TicketRecord | None) -> TicketRecord:
-        if known is not None:
-            return replace(known, deleted=True, etag=None, not_modified=False)
-        return TicketRecord(key, "", "", "deleted", StatusCategory.DONE, None, None, deleted=True)
+        return deleted_ticket(key, known)
 
     async def changed_since(self, scope: str, since: datetime) -> list[TicketRecord] | None:
         """The `changes` listing, page by page, where the service offers it."""
@@ -463,7 +438,7 @@ class InhouseConnector(Connector):
 
     def _change(self, delivery: str | None, document: dict[str, Any]) -> WebhookChange:
         event, data = document["type"][:100], document["data"]
-        occurred = _time(document.get("timestamp"))
+        occurred = time_or_none(document.get("timestamp"))
         actor = data.get("actor") if isinstance(data.get("actor"), str) else None
         if not event.startswith("ticket."):
             return WebhookChange(delivery, ChangeKind.IGNORED, None, None, occurred, actor, event=event)

@@ -22,6 +22,7 @@ from conduit.connectors.base import (
     Connector,
     TicketDraft,
     WebhookContext,
+    deleted_ticket,
     header,
     load_webhook_json,
     moves_from,
@@ -41,6 +42,7 @@ from conduit.connectors.records import (
     WebhookRegistration,
     WebhookRejected,
 )
+from conduit.connectors.text import parse_time
 from conduit.connectors.workflows import WorkflowCache
 
 KEY = re.compile(r"^[A-Z][A-Z0-9_]*-[0-9]+$")
@@ -77,19 +79,6 @@ def check_project(scope: str) -> str:
     return scope
 
 
-def parse_time(value: Any) -> datetime | None:
-    """Jira's `2026-01-02T03:04:05.678+0000`."""
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    elif len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit():
-        text = text[:-2] + ":" + text[-2:]
-    parsed = datetime.fromisoformat(text)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def description(draft: TicketDraft) -> dict[str, Any]:
     content = adf.paragraphs(draft.summary)
     if draft.exception:
@@ -119,12 +108,6 @@ class JiraConnector(Connector):
         status = fields.get("status") or {}
         category = (status.get("statusCategory") or {}).get("key", "new")
         assignee = fields.get("assignee") or {}
-        kind = fields.get("issuetype")
-        if isinstance(kind, dict) and isinstance(kind.get("id"), str | int):
-            # The issue type picks the workflow: kept so a status change can use kept transitions.
-            _ISSUE_TYPES.put(
-                self.api.endpoints.api, self.api.target.installation_id, data["key"], str(kind["id"])
-            )
         return TicketRecord(
             key=data["key"],
             url=f"{self.site}/browse/{data['key']}",
@@ -140,12 +123,16 @@ class JiraConnector(Connector):
             tracker_id=str(data["id"]) if data.get("id") is not None else None,
         )
 
+    def _remember(self, record: TicketRecord, data: Any) -> None:
+        """Keep the issue type of a ticket Jira sent: it picks the workflow, so a later status change
+        can use the transitions kept for it (`set_status`)."""
+        kind = (data.get("fields") or {}).get("issuetype")
+        if isinstance(kind, dict) and isinstance(kind.get("id"), str | int):
+            where = (self.api.endpoints.api, self.api.target.installation_id)
+            _ISSUE_TYPES.put(*where, record.key, str(kind["id"]))
+
     def deleted(self, key: str, known: TicketRecord | None) -> TicketRecord:
-        if known is not None:
-            return replace(known, deleted=True, etag=None, not_modified=False)
-        return TicketRecord(
-            key, f"{self.site}/browse/{key}", "", "deleted", StatusCategory.DONE, None, None, deleted=True
-        )
+        return deleted_ticket(key, known, url=f"{self.site}/browse/{key}")
 
     # -- installing ----------------------------------------------------------------------------------
     async def discover_account(self) -> AccountRecord:
@@ -205,7 +192,9 @@ class JiraConnector(Connector):
         reply = await self.api.call(
             "ticket.get", "GET", "/issue/{key}", path={"key": check_key(key)}, params={"fields": FIELDS}
         )
-        return self.ticket(reply.data)
+        record = self.ticket(reply.data)
+        self._remember(record, reply.data)
+        return record
 
     async def get_tickets(
         self, keys: Sequence[str], known: Mapping[str, TicketRecord] | None = None
@@ -224,6 +213,7 @@ class JiraConnector(Connector):
             )
             for item in (reply.data or {}).get("issues") or []:
                 record = self.ticket(item)
+                self._remember(record, item)
                 found[record.key] = record
         missing = [k for k in wanted if k not in found]
         if missing:
@@ -241,7 +231,12 @@ class JiraConnector(Connector):
             "/search/jql",
             params={"jql": jql + " ORDER BY updated DESC", "fields": FIELDS, "maxResults": min(limit, 100)},
         )
-        return [self.ticket(item) for item in (reply.data or {}).get("issues") or []]
+        records: list[TicketRecord] = []
+        for item in (reply.data or {}).get("issues") or []:
+            record = self.ticket(item)
+            self._remember(record, item)
+            records.append(record)
+        return records
 
     async def set_status(
         self,
@@ -282,6 +277,7 @@ class JiraConnector(Connector):
             params={"fields": FIELDS, "expand": "transitions"},
         )
         current = self.ticket(reply.data)
+        self._remember(current, reply.data)
         options = [t for t in (reply.data or {}).get("transitions") or [] if isinstance(t, dict)]
         kind = _ISSUE_TYPES.get(*where, current.key)
         if isinstance(kind, str):
@@ -452,6 +448,7 @@ class JiraConnector(Connector):
             record = self.ticket(issue)
         except InvalidRequest as exc:
             raise WebhookRejected(f"the issue in the delivery is malformed: {exc}") from None
+        self._remember(record, issue)
         # The issue's own `updated` orders changes to it; the delivery timestamp is the fallback.
         occurred = record.updated_at or occurred
         kind, status_from, status_to, comment = ChangeKind.IGNORED, None, None, None

@@ -23,6 +23,7 @@ from conduit.connectors.base import (
     Connector,
     TicketDraft,
     WebhookContext,
+    deleted_ticket,
     header,
     load_webhook_json,
     moves_from,
@@ -42,6 +43,7 @@ from conduit.connectors.records import (
     WebhookRegistration,
     WebhookRejected,
 )
+from conduit.connectors.text import markdown, parse_time
 from conduit.connectors.workflows import WorkflowCache
 
 KEY = re.compile(r"^(?P<team>[A-Z][A-Z0-9_]*)-(?P<number>[0-9]+)$")
@@ -87,28 +89,6 @@ def check_team(scope: str) -> str:
     if not TEAM.match(scope):
         raise InvalidRequest(f"{scope!r} is not a Linear team key; expected letters and digits, e.g. ENG")
     return scope
-
-
-def parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def fenced(text: str) -> str:
-    """A Markdown code block that no backtick run inside `text` can close early."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}\n{text}\n{fence}"
-
-
-def markdown(draft: TicketDraft) -> str:
-    parts = [draft.summary.strip()] if draft.summary.strip() else []
-    if draft.exception:
-        parts += ["**Latest exception**", fenced(draft.exception)]
-    parts.append(f"[View this issue in Conduit]({draft.issue_url})")
-    return "\n\n".join(parts)
 
 
 def _obj(value: Any) -> dict[str, Any]:
@@ -200,9 +180,7 @@ class LinearConnector(Connector):
 
     # -- tickets -------------------------------------------------------------------------------------
     def deleted(self, key: str, known: TicketRecord | None) -> TicketRecord:
-        if known is not None:
-            return replace(known, deleted=True, etag=None, not_modified=False)
-        return TicketRecord(key, "", "", "deleted", StatusCategory.DONE, None, None, deleted=True)
+        return deleted_ticket(key, known)
 
     async def _team(self, scope: str) -> dict[str, Any]:
         data = await self._gql("team.get", graphql.TEAM_BY_KEY, key=check_team(scope))

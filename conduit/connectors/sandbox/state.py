@@ -8,6 +8,8 @@ import time
 import uuid
 from datetime import UTC, datetime
 
+from conduit.connectors import text
+
 
 class Clock:
     """Wall-clock time plus an offset, so tests can jump past expiries instead of sleeping."""
@@ -74,11 +76,8 @@ class Stamp:
 
 
 def parse_time(value: str) -> datetime:
-    """Accept the ISO forms trackers use (`Z`, `+0000`, `+00:00`, date only)."""
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    elif len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit():
-        text = text[:-2] + ":" + text[-2:]
-    parsed = datetime.fromisoformat(text)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    """Accept the ISO forms trackers use (`Z`, `+0000`, `+00:00`, date only); ValueError otherwise."""
+    parsed = text.parse_time(value)
+    if parsed is None:
+        raise ValueError("no time given")
+    return parsed

@@ -36,6 +36,7 @@ from conduit.connectors.base import (
     Connector,
     TicketDraft,
     WebhookContext,
+    deleted_ticket,
     header,
     load_webhook_json,
     moves_from,
@@ -55,6 +56,7 @@ from conduit.connectors.records import (
 )
 from conduit.connectors.shortcut.catalog import SHORTCUT
 from conduit.connectors.shortcut.directory import DIRECTORIES, Directory, Member, State
+from conduit.connectors.text import markdown, time_or_none
 
 WORKSPACE = "workspace"
 KEY = re.compile(r"^sc-(?P<id>[1-9][0-9]{0,17})$", re.IGNORECASE)
@@ -92,31 +94,6 @@ def check_scope(scope: str) -> str:
             f"{scope!r} is not a Shortcut scope; Shortcut files stories in the workspace: use {WORKSPACE!r}"
         )
     return WORKSPACE
-
-
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def fenced(text: str) -> str:
-    """A Markdown code block that no backtick run inside `text` can close early."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}\n{text}\n{fence}"
-
-
-def markdown(draft: TicketDraft) -> str:
-    parts = [draft.summary.strip()] if draft.summary.strip() else []
-    if draft.exception:
-        parts += ["**Latest exception**", fenced(draft.exception)]
-    parts.append(f"[View this issue in Conduit]({draft.issue_url})")
-    return "\n\n".join(parts)
 
 
 def _state(data: Any, workflow_id: int) -> State:
@@ -195,7 +172,7 @@ class ShortcutConnector(Connector):
             status=state.name if state else str(data.get("workflow_state_id", "")),
             status_category=CATEGORIES.get(state.type, StatusCategory.OPEN) if state else StatusCategory.OPEN,
             assignee_email=owner.email if owner else None,
-            updated_at=_time(data.get("updated_at")),
+            updated_at=time_or_none(data.get("updated_at")),
             # Shortcut shows a story's owners, several at most; Conduit follows the first.
             assignee=(owner.mention_name or owner.name or owner.id)
             if owner
@@ -273,12 +250,7 @@ class ShortcutConnector(Connector):
             return self.deleted(record.key, record)
 
     def deleted(self, key: str, known: TicketRecord | None) -> TicketRecord:
-        if known is not None:
-            return replace(known, deleted=True, etag=None, not_modified=False)
-        number = story_id(key)
-        return TicketRecord(
-            key, "", "", "deleted", StatusCategory.DONE, None, None, deleted=True, tracker_id=str(number)
-        )
+        return deleted_ticket(key, known, tracker_id=str(story_id(key)) if known is None else None)
 
     async def changed_since(self, scope: str, since: datetime) -> list[TicketRecord] | None:
         """One query for the workspace's stories updated since `since` (deleted ones are not listed)."""
@@ -429,7 +401,7 @@ class ShortcutConnector(Connector):
         if not isinstance(delivery, str) or not delivery:
             # No delivery header: the event's id is what a delivery is known by.
             raise WebhookRejected("the delivery has no event id")
-        occurred = _time(document.get("changed_at"))
+        occurred = time_or_none(document.get("changed_at"))
         member = document.get("member_id")
         actor = member if isinstance(member, str) else None
         actions = [a for a in document["actions"] if isinstance(a, dict)]
