@@ -43,6 +43,15 @@ def validate_scopes(scopes: Iterable[str]) -> list[str]:
     return out
 
 
+def implied(scopes: Iterable[str]) -> frozenset[str]:
+    """Every known scope that `scopes` grant (with `admin`, all of them)."""
+    have = set(scopes)
+    if ADMIN in have:
+        return frozenset(ALL_SCOPES) | have
+    reads = {f"{s.partition(':')[0]}:read" for s in have if s.endswith(":write")}
+    return frozenset(have | reads)
+
+
 def grants(scopes: Iterable[str], needed: str) -> bool:
     """Whether a token's scopes allow `needed` (e.g. ``issue:read``)."""
     have = set(scopes)

@@ -34,6 +34,7 @@ from conduit.schema import FEDERATION_VERSION, ConduitSchema, guards, http
 from conduit.schema.issues import Event
 from conduit.schema.organization import ApiToken, Member
 from conduit.schema.permissions import enforce_scopes
+from conduit.schema.reads import ShareReadsInQueries
 from conduit.tracing import graphql_extensions as tracing_extensions
 
 # The order of the pieces is the order of the root fields in the SDL (schema.graphql).
@@ -71,6 +72,7 @@ def build_schema(extensions: Sequence[Any] = ()) -> ConduitSchema:
         # Reachable only through `node`, `_entities` or a payload: named so the SDL always has them.
         types=[Event, Member, ApiToken],
         extensions=list(extensions),
+        execution_context_class=guards.PacedExecution,
         federation_version=FEDERATION_VERSION,  # type: ignore[arg-type]
     )
     enforce_scopes(schema)
@@ -79,5 +81,5 @@ def build_schema(extensions: Sequence[Any] = ()) -> ConduitSchema:
 
 def graphql_routes(runtime: Runtime) -> list[BaseRoute]:
     """`/graphql` for HTTP and WebSocket, with the guards configured from the runtime's settings."""
-    extensions = [*guards.extensions(runtime.settings), *tracing_extensions()]
+    extensions = [*guards.extensions(runtime.settings), ShareReadsInQueries, *tracing_extensions()]
     return http.routes(runtime, build_schema(extensions=extensions))

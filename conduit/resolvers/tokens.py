@@ -7,7 +7,7 @@ from typing import Annotated
 import strawberry
 
 from conduit import errors, ids
-from conduit.auth import tokens
+from conduit.auth import bearer, tokens
 from conduit.bootstrap import mint_token
 from conduit.db import models
 from conduit.db.base import utcnow
@@ -94,4 +94,5 @@ class TokenMutation:
             if row.revoked_at is None:
                 row.revoked_at = utcnow()
                 await session.commit()
+                bearer.forget_token(info.context.runtime, row.id)
         return RevokeApiTokenPayload(token=ApiToken.from_model(row))

@@ -70,7 +70,7 @@ async def app_analytics(
     if app.organization_id != owner:
         raise GraphQLError("only the app's owner sees its analytics", extensions={"code": "FORBIDDEN"})
     g = grid(window, until)
-    async with info.context.runtime.sessions() as session:
+    async with info.context.reads.session() as session:
         figures = await analytics.analytics(session, owner, app.id, g)
     return AppAnalytics(
         window=window,

@@ -1,4 +1,5 @@
-"""The per-request GraphQL context: who is asking, and DataLoaders made fresh for this request."""
+"""The per-request GraphQL context: who is asking, its reads (conduit.schema.reads), and DataLoaders
+made fresh for this request."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import strawberry
 from starlette.requests import HTTPConnection
 
 from conduit.auth import members, sessions
-from conduit.auth.bearer import Viewer, authenticate, bearer_value
+from conduit.auth.bearer import Viewer, bearer_value, viewer_of
 from conduit.runtime import Runtime
 from conduit.schema.loaders import Loaders
+from conduit.schema.reads import SLOTS, Reads
 
 
 class Unauthenticated(Exception):
@@ -26,6 +28,7 @@ class CrossSiteRefused(Exception):
 class Context:
     runtime: Runtime
     viewer: Viewer
+    reads: Reads
     loaders: Loaders
     request: HTTPConnection | None = None
     extras: dict[str, Any] = field(default_factory=dict)
@@ -42,15 +45,17 @@ async def build_context(runtime: Runtime, request: HTTPConnection) -> Context:
     value = bearer_value(header)
     if value is None:
         raise Unauthenticated("an API token is required: send `Authorization: Bearer <token>`")
-    async with runtime.sessions() as session:
-        viewer = await authenticate(session, value)
+    viewer = await viewer_of(runtime, value)
     if viewer is None:
         raise Unauthenticated("the API token is invalid or has been revoked")
     return context_for(runtime, viewer, request)
 
 
 def context_for(runtime: Runtime, viewer: Viewer, request: HTTPConnection | None = None) -> Context:
-    return Context(runtime, viewer, Loaders(runtime.sessions, viewer.organization_id), request)
+    # Only an HTTP request has an end at which its shared session is closed (by the view).
+    shareable = request is not None and request.scope["type"] == "http"
+    reads = Reads(runtime.sessions, runtime.get(SLOTS) if shareable else None)
+    return Context(runtime, viewer, reads, Loaders(reads, viewer.organization_id), request)
 
 
 async def session_viewer(runtime: Runtime, request: HTTPConnection, cookie: str) -> Viewer:

@@ -223,7 +223,7 @@ async def _page(
     stmt = log.filtered(stmt, _filters(f)).order_by(*DELIVERY_SORT.order_by()).limit(n + 1)
     if start is not None:
         stmt = stmt.where(DELIVERY_SORT.where_after(start))
-    async with info.context.runtime.sessions() as session:
+    async with info.context.reads.session() as session:
         rows = list((await session.execute(stmt)).scalars())
         attempts = await log.attempts_of(session, [r.id for r in rows[:n]])
     viewer_org = info.context.viewer.organization_id
@@ -255,7 +255,7 @@ async def app_health(info: Info, app: models.App, window: timedelta) -> AppHealt
         raise BadInput(
             f"windowSeconds must be 1 to {int(MAX_WINDOW.total_seconds())}", argument="windowSeconds"
         )
-    async with info.context.runtime.sessions() as session:
+    async with info.context.reads.session() as session:
         return AppHealth.from_health(await log.health(session, app, window))
 
 
@@ -264,7 +264,7 @@ async def app_health_series(
 ) -> AppHealthSeries:
     require(info, "webhook:read")
     g = grid(window, until)
-    async with info.context.runtime.sessions() as session:
+    async with info.context.reads.session() as session:
         points = await log.health_series(session, info.context.viewer.organization_id, app.id, g)
     return AppHealthSeries(
         window=window,

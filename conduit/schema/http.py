@@ -257,6 +257,10 @@ class ConduitGraphQL(GraphQL[Context, None]):
         except TimeoutError:
             log.warning("operation %r stopped after %g s", params.operation_name or "(unnamed)", self.timeout)
             return timeout_response(self.timeout, media_type), True
+        finally:
+            # The answer is built: the query's shared read session (conduit.schema.reads) is done.
+            if (reads := getattr(context, "reads", None)) is not None:
+                await reads.close()
         return graphql_response(result, media_type), bool(result.errors)
 
     async def render_graphql_ide(self, request: Request) -> Response:

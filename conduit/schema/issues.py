@@ -265,7 +265,7 @@ class Issue(Node):
         )
         if start is not None:
             stmt = stmt.where(COMMENT_SORT.where_after(start))
-        async with info.context.runtime.sessions() as session:
+        async with info.context.reads.session() as session:
             rows = list((await session.execute(stmt)).scalars())
         page = Page(rows=rows[:limit], has_next=len(rows) > limit)
         return connection(page, COMMENT_SORT, Comment.from_model)

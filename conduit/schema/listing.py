@@ -17,7 +17,7 @@ async def tenant_page(
 ) -> Connection[T]:
     n, start = page_size(first), position(sort, after)
     ctx = info.context
-    async with ctx.runtime.sessions() as session:
+    async with ctx.reads.session() as session:
         scope = TenantScope(session, ctx.viewer.organization_id)
         stmt = scope.select(model).order_by(*sort.order_by()).limit(n + 1)
         if start is not None:

@@ -1,4 +1,5 @@
-"""Per-request DataLoaders. Every batch is one tenant-scoped query, whatever the page size."""
+"""Per-request DataLoaders. Every batch is one tenant-scoped query, whatever the page size, read through
+the request's `Reads` (conduit.schema.reads)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from strawberry.dataloader import DataLoader
 
@@ -27,6 +28,7 @@ from conduit.db.models import (
 from conduit.db.models.integrations import TrackerWebhook
 from conduit.db.tenancy import TenantScope
 from conduit.schema.pagination import Page, Position, SortKey
+from conduit.schema.reads import Reads
 from conduit.sync import revalidate
 
 M = TypeVar("M", bound=TenantMixin)
@@ -54,8 +56,8 @@ def _escape_like(text: str) -> str:
 
 
 class Loaders:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], organization_id: int) -> None:
-        self._sessions = sessions
+    def __init__(self, reads: Reads, organization_id: int) -> None:
+        self._reads = reads
         self.organization_id = organization_id
         self.organization = DataLoader(self._load_organizations)
         self.project = self._by_id(Project)
@@ -78,7 +80,7 @@ class Loaders:
 
     def _by_id(self, model: type[M]) -> DataLoader[int, M | None]:
         async def load(ids: list[int]) -> list[M | None]:
-            async with self._sessions() as session:
+            async with self._reads.session() as session:
                 found = await TenantScope(session, self.organization_id).get_many(model, ids)
             return [found.get(i) for i in ids]
 
@@ -88,12 +90,12 @@ class Loaders:
         # A token sees its own organization and nothing else.
         if self.organization_id not in ids:
             return [None] * len(ids)
-        async with self._sessions() as session:
+        async with self._reads.session() as session:
             org = await session.get(Organization, self.organization_id)
         return [org if i == self.organization_id else None for i in ids]
 
     async def _load_latest_events(self, issue_ids: list[int]) -> list[Event | None]:
-        async with self._sessions() as session:
+        async with self._reads.session() as session:
             scope = TenantScope(session, self.organization_id)
             newest = (
                 select(func.max(Event.id))
@@ -105,7 +107,7 @@ class Loaders:
         return [by_issue.get(i) for i in issue_ids]
 
     async def _load_installation_webhooks(self, installation_ids: list[int]) -> list[list[TrackerWebhook]]:
-        async with self._sessions() as session:
+        async with self._reads.session() as session:
             scope = TenantScope(session, self.organization_id)
             rows = await scope.scalars(
                 scope.select(TrackerWebhook)
@@ -119,7 +121,7 @@ class Loaders:
 
     async def _load_issue_links(self, issue_ids: list[int]) -> list[list[tuple[IssueLink, ExternalIssue]]]:
         """Links of a whole page of issues in one query, from the cache: no tracker call here."""
-        async with self._sessions() as session:
+        async with self._reads.session() as session:
             stmt = (
                 select(IssueLink, ExternalIssue)
                 .join(ExternalIssue, ExternalIssue.id == IssueLink.external_issue_id)
@@ -135,7 +137,7 @@ class Loaders:
         for link, external in rows:
             grouped[link.issue_id].append((link, external))
         if rows:
-            await revalidate.request(self._sessions, self.organization_id, [e for _, e in rows])
+            await revalidate.request(self._reads.sessions, self.organization_id, [e for _, e in rows])
         return [grouped.get(i, []) for i in issue_ids]
 
     async def _load_issue_pages(self, keys: list[tuple[int, IssueFilter]]) -> list[Page[Issue]]:
@@ -143,7 +145,7 @@ class Loaders:
         for project_id, flt in keys:
             groups[flt].append(project_id)
         results: dict[tuple[int, IssueFilter], Page[Issue]] = {}
-        async with self._sessions() as session:
+        async with self._reads.session() as session:
             scope = TenantScope(session, self.organization_id)
             for flt, project_ids in groups.items():
                 sort = ISSUE_SORTS[flt.sort]
@@ -166,7 +168,7 @@ class Loaders:
         for issue_id, first, after in keys:
             groups[(first, after)].append(issue_id)
         results: dict[tuple[int, int, Position | None], Page[Event]] = {}
-        async with self._sessions() as session:
+        async with self._reads.session() as session:
             scope = TenantScope(session, self.organization_id)
             for (first, after), issue_ids in groups.items():
                 conditions: list[Any] = []

@@ -150,7 +150,7 @@ class Project(Node):
     async def keys(self, info: Info) -> list[ProjectKey]:
         require(info, "project:read")
         ctx = info.context
-        async with ctx.runtime.sessions() as session:
+        async with ctx.reads.session() as session:
             scope = TenantScope(session, ctx.viewer.organization_id)
             stmt = scope.select(models.ProjectKey).where(models.ProjectKey.project_id == self.pk)
             rows = await scope.scalars(stmt.order_by(models.ProjectKey.id))

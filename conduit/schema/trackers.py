@@ -263,7 +263,7 @@ class Installation(Node):
     )
     async def health(self, info: Info, window: HealthWindow = HealthWindow.HOUR) -> InstallationHealth:
         require(info, "installation:read")
-        async with info.context.runtime.sessions() as session:
+        async with info.context.reads.session() as session:
             h = await sync_health.health(session, self.org_pk, self.pk, WINDOWS[window])
         return InstallationHealth(
             window=window,
@@ -284,7 +284,7 @@ class Installation(Node):
     )
     async def interactions(self, info: Info, latest: int = 20) -> list[Interaction]:
         require(info, "installation:read")
-        async with info.context.runtime.sessions() as session:
+        async with info.context.reads.session() as session:
             rows = await sync_health.recent(session, self.org_pk, self.pk, latest)
         return [Interaction.from_model(row) for row in rows]
 
@@ -300,7 +300,7 @@ class Installation(Node):
     ) -> InstallationHealthSeries:
         require(info, "installation:read")
         g = grid(window, until)
-        async with info.context.runtime.sessions() as session:
+        async with info.context.reads.session() as session:
             points = await sync_health.series(session, self.org_pk, self.pk, g)
         return InstallationHealthSeries(
             window=window,

@@ -31,7 +31,7 @@ from sqlalchemy import func, select
 
 from conduit import ids
 from conduit.auth import tokens
-from conduit.auth.bearer import authenticate
+from conduit.auth.bearer import Viewer, authenticate
 from conduit.bootstrap import bootstrap, mint_token
 from conduit.db import models
 from conduit.db.base import utcnow
@@ -505,3 +505,19 @@ async def test_nested_reads_of_the_report_are_refused(world: World) -> None:
     )
     assert result.data["node"]["message"] and result.data["node"]["issue"] is None
     assert [e.extensions["requiredScope"] for e in result.errors] == ["issue:read"]
+
+
+@pytest.mark.parametrize(
+    "held",
+    [
+        *[[s] for s in tokens.ALL_SCOPES],
+        ["issue:write", "event:read"],
+        ["token:write", "project:read", "webhook:write"],
+        [tokens.ADMIN, "issue:read"],
+    ],
+)
+def test_a_viewer_grants_exactly_what_its_token_scopes_do(held: list[str]) -> None:
+    # Fields check the viewer's precomputed set; it must agree with the rule tokens are minted under.
+    viewer = Viewer(organization_id=1, token_id=1, scopes=tuple(held))
+    for needed in [*tokens.ALL_SCOPES, "unknown:read"]:
+        assert viewer.can(needed) is tokens.grants(held, needed), (held, needed)

@@ -118,6 +118,7 @@ def make_schema(settings: Settings) -> strawberry.federation.Schema:
         types=[Thing],
         federation_version="2.9",
         extensions=guards.extensions(settings),
+        execution_context_class=guards.PacedExecution,
     )
 
 
