@@ -183,10 +183,15 @@ async def main(args: argparse.Namespace) -> tuple[float, float]:
             for client in clients.values():
                 await rate(poster(client), [make_body(public_key, boot.project_id) for _ in range(50)], 4)
             results: dict[str, list[float]] = {"conduit": [], "bare": []}
+            # CPU time of this process per event (the app and the client, which is the same on both
+            # sides): on a loaded machine it moves far less than the rates do.
+            cpu_ms: dict[str, list[float]] = {"conduit": [], "bare": []}
             for _ in range(args.rounds):
                 for name, client in clients.items():
                     bodies = [make_body(public_key, boot.project_id) for _ in range(args.events)]
+                    started = time.process_time()
                     results[name].append(await rate(poster(client), bodies, args.concurrency))
+                    cpu_ms[name].append((time.process_time() - started) * 1000 / args.events)
             cpu = pipeline_rate([make_body(public_key, boot.project_id) for _ in range(args.events)])
             for client in clients.values():
                 await client.aclose()
@@ -200,8 +205,17 @@ async def main(args: argparse.Namespace) -> tuple[float, float]:
     print(f"bare starlette insert     : {bare:8.0f} events/s (best round)")
     print(f"ratio conduit / bare      : {conduit / bare:8.2f}")
     print(f"cpu-only pipeline         : {cpu:8.0f} events/s (decode, parse, normalize, fingerprint)")
-    rounds = ", ".join(f"{c:.0f}/{b:.0f}" for c, b in zip(results["conduit"], results["bare"], strict=True))
-    print(f"rounds conduit/bare       : {rounds}")
+    pairs = zip(results["conduit"], results["bare"], strict=True)
+    print(f"rounds conduit/bare       : {', '.join(f'{c:.0f}/{b:.0f}' for c, b in pairs)}")
+    # Each round beside the one of the other side that ran right after it, so drift in the machine's
+    # load between rounds moves both figures of a pair alike.
+    paired = sorted(c / b for c, b in zip(results["conduit"], results["bare"], strict=True))
+    print(
+        f"paired round ratios       : {paired[0]:.2f}-{paired[-1]:.2f} (median {paired[len(paired) // 2]:.2f})"
+    )
+    print(
+        f"cpu ms/event, this process: conduit {min(cpu_ms['conduit']):.2f}, bare {min(cpu_ms['bare']):.2f} (best round)"
+    )
     return conduit, bare
 
 

@@ -8,8 +8,9 @@ retried, so one bad event fails its own request only and no request is acknowled
 Concurrent first events of one fingerprint and resent events are resolved by the database's unique
 constraints through ``INSERT ... ON CONFLICT DO NOTHING``, never by a read-then-write that could race.
 An existing issue is read first and counted last, by an update conditional on what was read, so its row
-is locked only from that update to the commit; issues are locked in (project, fingerprint) order, so two
-batches updating the same issues cannot deadlock each other on PostgreSQL.
+is locked only from that update to the commit. On PostgreSQL one statement counts all of a batch's
+issues, locking their rows in id order, so batches of any number of processes updating the same issues
+wait for each other but cannot deadlock.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, case, insert, literal, select, update
+from sqlalchemy import Table, case, insert, literal, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
@@ -203,13 +204,12 @@ async def _resolve_issues(session: AsyncSession, groups: Sequence[_Group], hints
     return True
 
 
-async def _count_on_issue(session: AsyncSession, group: _Group) -> bool:
-    """Count the group's events on its issue, reopening it if this batch regressed it.
+def _count_statement(group: _Group) -> Any:
+    """The update counting one group's events on its issue, reopening it if this batch regressed it.
 
-    The last statement before the commit: the issue's row is locked from here to the commit, and a
-    burst of one error makes every batch wait on that row. The status read earlier is a condition of
-    the update, so a resolution or a reopening by someone else meanwhile makes it match nothing, and
-    the batch is written again (False) rather than emit a regression that did not happen or miss one.
+    The status read earlier is a condition of the update, so a resolution or a reopening by someone
+    else meanwhile makes it match nothing, and the batch is written again rather than emit a
+    regression that did not happen or miss one.
     """
     issue = _ISSUE_TABLE.c
     first = literal(group.first_seen, _UTC)
@@ -230,8 +230,68 @@ async def _count_on_issue(session: AsyncSession, group: _Group) -> bool:
         issue.project_id == group.owner.project_id,
         issue.fingerprint == group.fingerprint,
     )
-    stmt = update(_ISSUE_TABLE).where(*same, status).values(values).returning(issue.id)
-    return (await session.execute(stmt)).scalar_one_or_none() is not None
+    return update(_ISSUE_TABLE).where(*same, status).values(values).returning(issue.id)
+
+
+# Every existing issue of a batch counted in one statement, whatever the number of issues (one text,
+# so one prepared statement). The rows are locked in id order first (`locked`), so batches of several
+# processes counting on the same issues wait for each other instead of deadlocking. The lock is the one
+# the update takes (NO KEY UPDATE), not FOR UPDATE: that would also wait on the KEY SHARE locks other
+# batches' event inserts hold on these issues through the foreign key, and deadlock with them. The
+# update's conditions are those of `_count_statement`.
+_COUNT_ALL = text(
+    f"""
+WITH batch AS (
+    SELECT * FROM unnest(
+        CAST(:ids AS bigint[]), CAST(:projects AS bigint[]), CAST(:fingerprints AS varchar[]),
+        CAST(:counts AS integer[]), CAST(:firsts AS timestamptz[]), CAST(:lasts AS timestamptz[]),
+        CAST(:regressed AS boolean[])
+    ) AS b(id, project_id, fingerprint, n, first_seen, last_seen, regressed)
+), locked AS MATERIALIZED (
+    SELECT issue.id FROM issue JOIN batch ON issue.id = batch.id ORDER BY issue.id FOR NO KEY UPDATE OF issue
+)
+UPDATE issue SET
+    times_seen = issue.times_seen + batch.n,
+    first_seen = LEAST(issue.first_seen, batch.first_seen),
+    last_seen = GREATEST(issue.last_seen, batch.last_seen),
+    status = CASE WHEN batch.regressed THEN '{IssueStatus.UNRESOLVED.value}' ELSE issue.status END,
+    resolved_at = CASE WHEN batch.regressed THEN NULL ELSE issue.resolved_at END
+FROM batch
+WHERE issue.id = batch.id AND issue.id IN (SELECT id FROM locked)
+    AND issue.project_id = batch.project_id AND issue.fingerprint = batch.fingerprint
+    AND (issue.status = '{IssueStatus.RESOLVED.value}') = batch.regressed
+RETURNING issue.id
+"""
+)
+
+
+async def _count_on_issues(session: AsyncSession, groups: Sequence[_Group]) -> bool:
+    """Count each group's events on its existing issue; False when one of them matched nothing.
+
+    The last statement before the commit: the issues' rows are locked from here to the commit, and a
+    burst of one error makes every batch wait on that row. On PostgreSQL one statement counts them
+    all; SQLite, a single writer over no network, takes one update per issue in (project, fingerprint)
+    order.
+    """
+    counted = [group for group in groups if not group.created]
+    if not counted:
+        return True
+    if session.get_bind().dialect.name != "postgresql":
+        for group in counted:
+            if (await session.execute(_count_statement(group))).scalar_one_or_none() is None:
+                return False
+        return True
+    params = {
+        "ids": [group.issue_id for group in counted],
+        "projects": [group.owner.project_id for group in counted],
+        "fingerprints": [group.fingerprint for group in counted],
+        "counts": [len(group.events) for group in counted],
+        "firsts": [group.first_seen for group in counted],
+        "lasts": [group.last_seen for group in counted],
+        "regressed": [group.regressed for group in counted],
+    }
+    updated = (await session.execute(_COUNT_ALL, params)).scalars().all()
+    return len(updated) == len(counted)
 
 
 async def _known_event_ids(session: AsyncSession, batch: Sequence[Pending]) -> set[tuple[int, str]]:
@@ -344,9 +404,8 @@ async def _write_once(
         return None
     _emit_all(session, ordered, pks)
     await _insert_outbox(session)
-    for group in ordered:
-        if not group.created and not await _count_on_issue(session, group):
-            return None
+    if not await _count_on_issues(session, ordered):
+        return None
     await session.commit()
     for group in ordered:
         if hints is not None and group.issue_id is not None:

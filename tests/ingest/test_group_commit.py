@@ -208,3 +208,40 @@ async def test_a_hint_naming_another_issue_is_not_counted_on(runtime: Runtime, t
     counts = {i.id: i.times_seen for i in await issues_of(runtime, tenant.project_id)}
     assert counts == {other.issue_id: 1, result.issue_id: 1}
     assert hints.get((tenant.project_id, mine.fingerprint)) == result.issue_id
+
+
+async def test_processes_counting_on_the_same_issues_stay_exact_without_failing_a_batch(
+    database_url: str, tmp_path: Path, runtime: Runtime, tenant: Tenant, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two processes' group commits (each on an engine of its own) whose batches count on the same
+    issues in different orders, as `serve --workers 2` under a storm of a few errors: every count
+    exact, and no batch failed (a deadlock would have failed one and had it written in halves)."""
+    from tests.conftest import make_settings
+
+    owner = owner_of(tenant)
+    names = [f"Shared{n}Error" for n in range(12)]
+    # Each issue exists before the storm, so every batch counts on existing rows.
+    await write_batch(runtime.sessions, [Pending.of(owner, event(name)) for name in names])
+    other = Runtime.create(make_settings(database_url, tmp_path))
+    writers = [EventWriter(rt.engine, max_batch=8, writers=2) for rt in (runtime, other)]
+    rounds = 8
+    try:
+        with caplog.at_level("WARNING", logger="conduit.ingest"):
+            outcomes = await asyncio.gather(
+                *(
+                    writers[(r + n) % 2].store(Pending.of(owner, event(name)))
+                    for r in range(rounds)
+                    # Every other round walks the issues backwards.
+                    for n, name in enumerate(names if r % 2 else names[::-1])
+                ),
+                return_exceptions=True,
+            )
+    finally:
+        for w in writers:
+            await w.close()
+        await other.close()
+    assert [o for o in outcomes if isinstance(o, BaseException)] == []
+    assert [r.message for r in caplog.records if r.name == "conduit.ingest"] == []
+    counts = {i.fingerprint: i.times_seen for i in await issues_of(runtime, tenant.project_id)}
+    assert sorted(counts.values()) == [rounds + 1] * len(names)
+    assert len(await events_of(runtime, tenant.project_id)) == (rounds + 1) * len(names)
