@@ -1,4 +1,5 @@
-"""What every benchmark needs, once: ports, servers on loopback, a fresh database, percentiles.
+"""What every benchmark needs, once: ports, servers on loopback, a fresh database and a runtime on it,
+webhook receivers in child processes, new issues with their events, percentiles.
 
 Benchmarks run as scripts (`python bench/<name>.py`), so this directory is on `sys.path` and they import
 this module as `common`. Everything here talks to loopback only.
@@ -7,7 +8,9 @@ this module as `common`. Everything here talks to loopback only.
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
+import queue
 import re
 import secrets
 import shutil
@@ -15,11 +18,14 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 from pathlib import Path
 
@@ -27,7 +33,13 @@ import asyncpg
 import uvicorn
 from starlette.types import ASGIApp
 
+from conduit.db.base import utcnow
 from conduit.db.migrate import upgrade_async
+from conduit.db.models import Issue, OutboxRow
+from conduit.events.emit import emit
+from conduit.events.resources import issue_resource
+from conduit.runtime import Runtime
+from conduit.settings import Settings
 
 # An admin connection: benchmarks create a scratch database beside it and drop it after.
 PG_DSN = os.environ.get(
@@ -135,6 +147,81 @@ def run_receiver(port: int, secret: str, arrivals: Queue[tuple[str, float]] | No
 
     app = Starlette(routes=[Route("/hook", receive, methods=["POST"])])
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def bench_settings(url: str, data_dir: Path) -> Settings:
+    """A server's settings on `url`, as tests run one: webhooks may go to loopback receivers."""
+    return Settings(
+        env="test",
+        database_url=url,
+        data_dir=data_dir,
+        secret_key="bench-secret-key-" + "x" * 32,
+        allow_private_webhook_urls=True,
+    )
+
+
+@asynccontextmanager
+async def bench_runtime(kind: str) -> AsyncIterator[Runtime]:
+    """A runtime on a fresh database (`database`), closed after."""
+    with tempfile.TemporaryDirectory(prefix="conduit-bench-") as tmp:
+        async with database(kind, Path(tmp)) as url:
+            runtime = Runtime.create(bench_settings(url, Path(tmp)))
+            try:
+                yield runtime
+            finally:
+                await runtime.close()
+
+
+def database_name(runtime: Runtime) -> str:
+    return runtime.settings.database_url.split(":")[0].split("+")[0]
+
+
+@contextmanager
+def receiver_process(
+    target: Callable[..., None], port: int, *args: object
+) -> Iterator[tuple[BaseProcess, Queue[tuple[str, float]]]]:
+    """`target(port, *args, arrivals)` in a child process (a webhook receiver on loopback `port`),
+    once it listens; yields the process and the queue it reports (webhook-id, arrival time) to."""
+    spawn = multiprocessing.get_context("spawn")
+    arrivals: Queue[tuple[str, float]] = spawn.Queue()
+    process = spawn.Process(target=target, args=(port, *args, arrivals), daemon=True)
+    process.start()
+    try:
+        wait_listening(port)
+        yield process, arrivals
+    finally:
+        process.terminate()
+
+
+async def next_arrival(arrivals: Queue[tuple[str, float]], wait: float = 0.5) -> tuple[str, float] | None:
+    """The next (webhook-id, arrival time) a receiver reported, or None after `wait` seconds."""
+    try:
+        return await asyncio.to_thread(arrivals.get, True, wait)
+    except queue.Empty:
+        return None
+
+
+async def emit_new_issues(runtime: Runtime, organization_id: int, project_id: int, n: int) -> list[OutboxRow]:
+    """`n` new issues and their `issue.created`, in one transaction; returns the events' outbox rows."""
+    rows = []
+    async with runtime.sessions() as session:
+        for _ in range(n):
+            now = utcnow()
+            issue = Issue(
+                organization_id=organization_id,
+                project_id=project_id,
+                fingerprint=uuid.uuid4().hex * 2,
+                title="ZeroDivisionError: division by zero",
+                culprit="app.billing.invoice in total",
+                first_seen=now,
+                last_seen=now,
+                times_seen=1,
+            )
+            session.add(issue)
+            await session.flush()
+            rows.append(emit(session, "issue.created", organization_id, {"issue": issue_resource(issue)}))
+        await session.commit()
+    return rows
 
 
 @dataclass

@@ -21,27 +21,28 @@ import argparse
 import asyncio
 import multiprocessing
 import statistics
-import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from multiprocessing.queues import Queue
-from pathlib import Path
 
-from common import database, free_port, pct, wait_listening
+from common import (
+    bench_runtime,
+    database_name,
+    emit_new_issues,
+    free_port,
+    next_arrival,
+    pct,
+    receiver_process,
+)
 
 import conduit.wiring  # noqa: F401 - the job kinds and event subscribers a server registers
 from conduit.apps import service
 from conduit.bootstrap import bootstrap
-from conduit.db.base import utcnow
-from conduit.db.models import AppKind, Issue
-from conduit.events.emit import emit
+from conduit.db.models import AppKind
 from conduit.events.publish import event_id_of
-from conduit.events.resources import issue_resource
 from conduit.jobs.config import JobsSettings
 from conduit.jobs.service import start_jobs
 from conduit.runtime import Runtime
-from conduit.settings import Settings
 from conduit.webhooks import payloads
 
 SLOW_SECONDS = 1.0
@@ -134,26 +135,9 @@ async def stream(runtime: Runtime, fleet: Fleet, events: int, rate: float) -> di
     start = time.monotonic()
     sent = 0
     while sent < events:
-        async with runtime.sessions() as session:
-            rows = []
-            for _ in range(min(per_tx, events - sent)):
-                now = utcnow()
-                issue = Issue(
-                    organization_id=fleet.organization_id,
-                    project_id=fleet.project_id,
-                    fingerprint=uuid.uuid4().hex * 2,
-                    title="ZeroDivisionError: division by zero",
-                    culprit="app.billing.invoice in total",
-                    first_seen=now,
-                    last_seen=now,
-                    times_seen=1,
-                )
-                session.add(issue)
-                await session.flush()
-                rows.append(
-                    emit(session, "issue.created", fleet.organization_id, {"issue": issue_resource(issue)})
-                )
-            await session.commit()
+        rows = await emit_new_issues(
+            runtime, fleet.organization_id, fleet.project_id, min(per_tx, events - sent)
+        )
         at = time.time()
         for row in rows:
             for app_id in fleet.fast:
@@ -183,55 +167,39 @@ async def measure(
             )
         if committed is None and committed_task.done():
             committed = committed_task.result()
-        try:
-            msg_id, at = await asyncio.to_thread(arrivals.get, True, 0.2)
-        except Exception:  # queue.Empty
-            continue
-        collected.setdefault(msg_id, at)
+        arrived = await next_arrival(arrivals, 0.2)
+        if arrived is not None:
+            collected.setdefault(*arrived)
     ours = {m: collected[m] for m in committed}
     first = min(committed.values())
     return Result(len(ours), max(ours.values()) - first, [(ours[m] - committed[m]) * 1000 for m in ours])
 
 
 async def main(args: argparse.Namespace) -> None:
-    with tempfile.TemporaryDirectory(prefix="conduit-bench-") as tmp:
-        async with database(args.database, Path(tmp)) as url:
-            await run(args, url, Path(tmp))
+    async with bench_runtime(args.database) as runtime:
+        await run(args, runtime)
 
 
-async def run(args: argparse.Namespace, url: str, tmp: Path) -> None:
-    settings = Settings(
-        env="test",
-        database_url=url,
-        data_dir=tmp,
-        secret_key="bench-secret-key-" + "x" * 32,
-        allow_private_webhook_urls=True,
-    )
-    runtime = Runtime.create(settings)
+async def run(args: argparse.Namespace, runtime: Runtime) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     down = f"http://127.0.0.1:{free_port()}/down"  # nothing listens there: connection refused
     healthy, healthy_secrets = await make_fleet(runtime, "healthy", base, args.fast, 0, None)
     mixed, mixed_secrets = await make_fleet(runtime, "mixed", base, args.fast, args.slow, down)
-    arrivals: Queue[tuple[str, float]] = multiprocessing.get_context("spawn").Queue()
-    receiver = multiprocessing.get_context("spawn").Process(
-        target=run_fleet_receiver, args=(port, {**healthy_secrets, **mixed_secrets}, arrivals), daemon=True
-    )
-    receiver.start()
-    wait_listening(port)
-    jobs = await start_jobs(runtime, JobsSettings())
-    try:
-        # Warm up connections and code paths on the healthy fleet.
-        await measure(runtime, healthy, arrivals, argparse.Namespace(events=5, rate=args.rate), receiver)
-        only = await measure(runtime, healthy, arrivals, args, receiver)
-        beside = await measure(runtime, mixed, arrivals, args, receiver)
-    finally:
-        await jobs.stop()
-        receiver.terminate()
-        await runtime.close()
+    secrets = {**healthy_secrets, **mixed_secrets}
+    with receiver_process(run_fleet_receiver, port, secrets) as (receiver, arrivals):
+        jobs = await start_jobs(runtime, JobsSettings())
+        try:
+            # Warm up connections and code paths on the healthy fleet.
+            warm_up = argparse.Namespace(events=5, rate=args.rate)
+            await measure(runtime, healthy, arrivals, warm_up, receiver)
+            only = await measure(runtime, healthy, arrivals, args, receiver)
+            beside = await measure(runtime, mixed, arrivals, args, receiver)
+        finally:
+            await jobs.stop()
     total = args.fast + args.slow + 1
     print(
-        f"database: {url.split(':')[0].split('+')[0]}, embedded job runner; {args.events} issue.created at "
+        f"database: {database_name(runtime)}, embedded job runner; {args.events} issue.created at "
         f"{args.rate:g}/s to every endpoint; figures for the {args.fast} fast endpoints"
     )
     print(only.line(f"{args.fast} fast endpoints alone"))

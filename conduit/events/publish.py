@@ -38,6 +38,7 @@ from conduit.db.models import OutboxRow, OutboxState
 from conduit.events import resources
 from conduit.events.catalog import EVENT_TYPES, canonical
 from conduit.events.emit import PUBLISH_KIND
+from conduit.jobs import wakeup
 from conduit.jobs.context import JobContext
 from conduit.jobs.registry import job
 
@@ -51,8 +52,13 @@ MAX_BATCH = 500
 # while this many events still wait for the per-event subscribers, so it ends well within its timeout.
 TAKE_SECONDS = 5.0
 MAX_BACKLOG = 1000
-# How often a job that is still calling per-event subscribers looks for new rows to fan out.
+# How often a job that is still calling per-event subscribers looks for new rows to fan out, when no
+# commit in this process wakes it sooner.
 POLL_SECONDS = 0.01
+# How long a job that published more than one event waits for more once its subscribers are done: under
+# a steady stream the next event is usually committed within it, and is published without a job
+# cycle of its own (a claim and a start, each a write, and the dispatcher's wake-up).
+LINGER_SECONDS = 0.1
 
 
 def subscribe(subscriber: Subscriber) -> Subscriber:
@@ -246,8 +252,9 @@ async def publish(ctx: JobContext) -> None:
 
     Batch subscribers (the webhook fan-out) see each batch as soon as it is taken; the per-event
     subscribers run meanwhile in a task of their own, so rules or tracker changes that take a while
-    per event never hold back the next batch's webhooks. While they run, the job keeps taking rows
-    queued behind it, for `TAKE_SECONDS` at most.
+    per event never hold back the next batch's webhooks. While they run, and for `LINGER_SECONDS` after
+    (when it published several events), the job keeps taking rows queued behind it, for `TAKE_SECONDS`
+    at most.
     """
     event = Published.of(ctx)
     if event is None:
@@ -256,6 +263,8 @@ async def publish(ctx: JobContext) -> None:
         )
     started = time.monotonic()
     per_event = _PerEvent(ctx)
+    # Rows emitted while this job runs wake it as soon as they are committed (in this process).
+    emitted = wakeup.Signal(ctx.runtime.engine.sync_engine)
     batch = [_Taken(ctx.job_id, event), *await _queued_behind(ctx, ctx.job_id)]
     published = 0
     try:
@@ -268,18 +277,22 @@ async def publish(ctx: JobContext) -> None:
             per_event.add(batch)
             after = batch[-1].row_id
             batch = []
+            taken_at = time.monotonic()
             while not batch:
-                if per_event.task.done() or per_event.idle:
+                now = time.monotonic()
+                if per_event.task.done() or now - started > TAKE_SECONDS or per_event.backlog > MAX_BACKLOG:
                     break
-                if time.monotonic() - started > TAKE_SECONDS or per_event.backlog > MAX_BACKLOG:
+                if per_event.idle and (published < 2 or now - taken_at >= LINGER_SECONDS):
                     break
-                await asyncio.sleep(POLL_SECONDS)
+                await emitted.wait(POLL_SECONDS)
                 batch = await _queued_behind(ctx, after)
             if not batch:
                 break
     except BaseException:
         per_event.task.cancel()
         raise
+    finally:
+        emitted.close()
     await per_event.finish()
     if published > 1:
         ctx.log.info("%d events published", published)

@@ -1,11 +1,15 @@
 """Waking dispatchers right after a transaction that wrote outbox rows commits.
 
-The poll in each dispatcher is the safety net; this hook is what makes hand-over prompt.
+The poll in each dispatcher is the safety net; this hook is what makes hand-over prompt. A job that
+waits for work written after it started (a publish job taking the events queued behind it, an
+endpoint's drain) listens the same way (`Signal`), and looks as soon as such a commit lands.
+A commit in another process wakes nobody here: whoever listens still polls, less often.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -43,6 +47,26 @@ def event_waker(ev: asyncio.Event) -> Waker:
             loop.call_soon_threadsafe(ev.set)
 
     return wake
+
+
+class Signal:
+    """Set by every commit of `engine` that wrote outbox rows, from its creation until `close()`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._event = asyncio.Event()
+        self._unsubscribe = subscribe(engine, event_waker(self._event))
+
+    async def wait(self, within: float) -> bool:
+        """Wait for such a commit since the last wait, for up to `within` seconds; True if one came."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                await self._event.wait()
+        came = self._event.is_set()
+        self._event.clear()
+        return came
+
+    def close(self) -> None:
+        self._unsubscribe()
 
 
 def wake(engine: Engine) -> None:

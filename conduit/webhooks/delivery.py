@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import func, literal, select, update
+from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conduit import metrics
@@ -322,16 +322,19 @@ async def record(
 async def record_all(runtime: Runtime, made: Sequence[Made]) -> None:
     """Record several attempts in one transaction: one commit for all of them."""
     async with runtime.sessions() as session:
-        # An endpoint's health changes with the first success after a failure: later successes in
-        # the same transaction have nothing to reset.
-        healthy: set[int] = set()
-        ended = []
-        for one in made:
-            ended.append(await _record(session, one, judged_healthy=one.app.id in healthy))
-            if one.result.succeeded:
-                healthy.add(one.app.id)
-            else:
-                healthy.discard(one.app.id)
+        if all(_plain_success(one) for one in made):
+            ended = await _record_successes(session, made)
+        else:
+            # An endpoint's health changes with the first success after a failure: later successes
+            # in the same transaction have nothing to reset.
+            healthy: set[int] = set()
+            ended = []
+            for one in made:
+                ended.append(await _record(session, one, judged_healthy=one.app.id in healthy))
+                if one.result.succeeded:
+                    healthy.add(one.app.id)
+                else:
+                    healthy.discard(one.app.id)
         await session.commit()
     now = utcnow()
     for one, status in zip(made, ended, strict=True):
@@ -339,6 +342,71 @@ async def record_all(runtime: Runtime, made: Sequence[Made]) -> None:
             metrics.WEBHOOK_DELIVERIES.labels(status.value).inc()
             latency = (now - one.delivery.created_at).total_seconds()
             metrics.WEBHOOK_DELIVERY_LATENCY.labels(status.value).observe(max(latency, 0.0))
+
+
+def _plain_success(made: Made) -> bool:
+    """A scheduled attempt that succeeded and settles no job of its own: what a drain mostly records."""
+    return made.result.succeeded and made.trigger is AttemptTrigger.SCHEDULED and made.outbox_row_id is None
+
+
+def _attempt_row(made: Made, number: int, next_at: datetime | None) -> dict[str, Any]:
+    result = made.result
+    return {
+        "delivery_id": made.delivery.id,
+        "app_id": made.app.id,
+        "number": number,
+        "trigger": made.trigger,
+        "url": made.app.webhook_url or "",
+        "started_at": result.started_at,
+        "duration_ms": result.duration_ms,
+        "status_code": result.status,
+        "outcome": str(result.outcome),
+        "response_excerpt": result.response_excerpt,
+        "error": (result.error or None) and result.error[:MAX_ERROR],
+        "next_attempt_at": next_at,
+    }
+
+
+async def _record_successes(session: AsyncSession, made: Sequence[Made]) -> list[DeliveryStatus | None]:
+    """Record scheduled attempts that all succeeded in a few set-based statements: one UPDATE per
+    (attempt count, status code) they share, one INSERT of their log rows, one health reset per app.
+
+    The same guard as `_record`'s: an attempt whose delivery's count moved meanwhile is not won here,
+    and goes the one-by-one way, which knows how to log it after a manual attempt recorded first.
+    """
+    now = utcnow()
+    groups: dict[tuple[int, int | None], list[Made]] = {}
+    for one in made:
+        groups.setdefault((one.attempts_before, one.result.status), []).append(one)
+    won: set[int] = set()
+    for (before, status), group in groups.items():
+        claimed = await session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_([one.delivery.id for one in group]), Delivery.attempts == before)
+            .values(
+                attempts=before + 1,
+                status=DeliveryStatus.SUCCEEDED,
+                finished_at=now,
+                next_attempt_at=None,
+                last_status_code=status,
+                last_error=None,
+            )
+            .returning(Delivery.id)
+            .execution_options(synchronize_session=False)
+        )
+        won.update(claimed.scalars())
+    rows = [_attempt_row(one, one.attempts_before + 1, None) for one in made if one.delivery.id in won]
+    if rows:
+        await session.execute(insert(DeliveryAttempt), rows)
+    for app in {one.app.id: one.app for one in made if one.delivery.id in won}.values():
+        await _judge_success(session, app)
+    ended: list[DeliveryStatus | None] = []
+    for one in made:
+        if one.delivery.id in won:
+            ended.append(DeliveryStatus.SUCCEEDED)
+        else:
+            ended.append(await _record(session, one))
+    return ended
 
 
 async def _record(
@@ -400,22 +468,7 @@ async def _record(
     if won is None:
         return None
     number = won
-    session.add(
-        DeliveryAttempt(
-            delivery_id=delivery.id,
-            app_id=app.id,
-            number=number,
-            trigger=made.trigger,
-            url=app.webhook_url or "",
-            started_at=result.started_at,
-            duration_ms=result.duration_ms,
-            status_code=result.status,
-            outcome=str(result.outcome),
-            response_excerpt=result.response_excerpt,
-            error=(result.error or None) and result.error[:MAX_ERROR],
-            next_attempt_at=next_at,
-        )
-    )
+    session.add(DeliveryAttempt(**_attempt_row(made, number, next_at)))
     if result.succeeded:
         if not judged_healthy:
             await _judge_success(session, app)

@@ -13,12 +13,13 @@ Two ways to send, as the app chooses:
 - FIFO (`App.fifo`): one request at a time, oldest delivery first, and a delivery waiting for its retry
   holds back every later one until it succeeds or runs out of attempts.
 
-A drain stops starting requests at the first of: nothing due, `MAX_ATTEMPTS` made, its time budget
-spent, the throttle saying wait (it queues its successor for when the throttle allows), or (concurrent)
-an attempt that failed, after which it waits `FAILURE_PAUSE` before it tries the endpoint again, so a
-failing endpoint is not sent its whole backlog at once. It waits for the requests it started, records
-them, and then, in one transaction, marks the drains queued behind it done (it has seen everything
-they were queued for) and queues a successor if anything is still due.
+A drain stops starting requests at the first of: nothing due (after a short wait, for a busy
+endpoint), `MAX_ATTEMPTS` made, its time budget spent, the throttle saying wait (it queues its
+successor for when the throttle allows), or (concurrent) an attempt that failed, after which it waits
+`FAILURE_PAUSE` before it tries the endpoint again, so a failing endpoint is not sent its whole
+backlog at once. It waits for the requests it started, records them, and then, in one transaction,
+marks the drains queued behind it done (it has seen everything they were queued for) and queues a
+successor if anything is still due.
 
 Only deliveries with a `next_attempt_at` are the drain's: a manual send (redelivery, recovery, test
 event) has a job of its own (`fanout.schedule`) and no scheduled time, so nothing sends it twice.
@@ -41,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from conduit.db.base import utcnow
 from conduit.db.models import App, AttemptTrigger, Delivery, DeliveryStatus, OutboxRow, OutboxState
+from conduit.jobs import wakeup
 from conduit.jobs.context import JobContext
 from conduit.jobs.outbox import ARGS
 from conduit.jobs.registry import registry
@@ -55,12 +57,14 @@ BATCH = 100  # due deliveries read at a time
 BUDGET_SECONDS = 2.0
 # After a failed attempt, how long the endpoint gets no new request from the drains (concurrent mode).
 FAILURE_PAUSE = 1.0
-# A drain that finds nothing due looks again this often for this long before it ends, if it found more
-# than one delivery to send (a busy endpoint): under a steady stream of events the next delivery is
-# usually written within it, and is sent without waiting for a job cycle. A drain of a quiet endpoint
-# ends at once, so many endpoints do not hold many runners idle.
+# A drain that finds nothing due waits this long for more before it ends, if it found more than one
+# delivery to send (a busy endpoint): under a steady stream of events the next delivery is usually
+# written within it, and is sent without waiting for a job cycle (a hand-over, a claim and a start,
+# each a write). It looks again as soon as a commit in this process writes outbox rows (the fan-out's
+# commit does: it queues a drain), and every `POLL_SECONDS` for commits elsewhere. A drain of a quiet
+# endpoint ends at once, so many endpoints do not hold many runners idle.
 POLL_SECONDS = 0.01
-LINGER_SECONDS = 0.05
+LINGER_SECONDS = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +125,16 @@ def _is_drain(row: OutboxRow, app_id: int) -> bool:
     return row.kind == fanout.DELIVER_KIND and args == [app_id]
 
 
+async def _waiting_behind(session: AsyncSession, ctx: JobContext) -> list[OutboxRow]:
+    """The rows of this drain's key queued behind it: held back while it runs."""
+    found = await session.execute(
+        select(OutboxRow).where(
+            OutboxRow.key == ctx.key, OutboxRow.id > ctx.job_id, OutboxRow.state == OutboxState.PENDING
+        )
+    )
+    return list(found.scalars())
+
+
 async def _hand_over(ctx: JobContext, app_id: int, stop: Stop | None) -> None:
     """Mark done the drains queued behind this one, and queue a successor if anything is still due.
 
@@ -131,14 +145,7 @@ async def _hand_over(ctx: JobContext, app_id: int, stop: Stop | None) -> None:
     key = ctx.key
     assert key is not None
     async with ctx.runtime.sessions() as session:
-        waiting = (
-            await session.execute(
-                select(OutboxRow).where(
-                    OutboxRow.key == key, OutboxRow.id > ctx.job_id, OutboxRow.state == OutboxState.PENDING
-                )
-            )
-        ).scalars()
-        covered = [row.id for row in waiting if _is_drain(row, app_id)]
+        covered = [row.id for row in await _waiting_behind(session, ctx) if _is_drain(row, app_id)]
         now = utcnow()
         # Whoever owns the endpoint owns its drains (the app's owner).
         owner = ctx.organization_id
@@ -157,15 +164,20 @@ async def _hand_over(ctx: JobContext, app_id: int, stop: Stop | None) -> None:
 
 class _Recorder:
     """Records attempts in the background, one commit at a time, each taking every attempt made
-    while the one before was being written."""
+    while the one before was being written. `unrecorded` holds the deliveries whose attempt is made
+    but not yet written: still pending in the database, they are not to be sent again meanwhile."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        self.unrecorded: set[int] = set()
         self._made: list[delivery.Made] = []
         self._task: asyncio.Task[None] | None = None
         # The first write that failed: the drain stops, and the job fails with it once the attempts
         # still held are written (or not); unrecorded deliveries stay pending and are sent again.
         self.error: BaseException | None = None
+
+    def sending(self, delivery_id: int) -> None:
+        self.unrecorded.add(delivery_id)
 
     def add(self, made: delivery.Made) -> None:
         self._made.append(made)
@@ -182,6 +194,7 @@ class _Recorder:
         while self._made:
             batch, self._made = self._made, []
             await delivery.record_all(self.runtime, batch)
+            self.unrecorded.difference_update(one.delivery.id for one in batch)
 
     async def close(self) -> None:
         """Wait for everything added to be recorded; an error in any write is raised here."""
@@ -224,7 +237,7 @@ async def drain(ctx: JobContext, app_id: int) -> int:
     cap = 1 if app.fifo else max(app.max_in_flight, 1)
     recorder = _Recorder(runtime)
     in_flight: set[asyncio.Task[bool]] = set()
-    sent: set[int] = set()
+    sent = 0
     stop: Stop | None = None
 
     async def one(item: delivery.Ready, permit: Permit) -> bool:
@@ -245,26 +258,40 @@ async def drain(ctx: JobContext, app_id: int) -> int:
         in_flight = set(pending)
         return all(task.result() for task in done)
 
+    async def settle_or_more() -> bool:
+        """Wait for one request to end, or for new deliveries to be committed; False if a request
+        that ended had failed."""
+        nonlocal in_flight
+        more = asyncio.ensure_future(written.wait(max(deadline - time.monotonic(), POLL_SECONDS)))
+        try:
+            done, _ = await asyncio.wait({*in_flight, more}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            more.cancel()
+        ended = done & in_flight
+        in_flight = in_flight - ended
+        return all(task.result() for task in ended)
+
     def failed() -> Stop:
         # FIFO: the failed delivery holds the line until its retry, which wakes the endpoint.
         return Stop("failed", None if app.fifo else FAILURE_PAUSE)
 
     idle_since: float | None = None
+    written = wakeup.Signal(runtime.engine.sync_engine)
     try:
         while stop is None:
             async with runtime.sessions() as session:
-                batch = await _due(session, app, sent, BATCH)
+                batch = await _due(session, app, recorder.unrecorded, BATCH)
                 bodies = [await delivery.outgoing_body(session, runtime, d) for d in batch]
             if not batch:
                 if not in_flight:
                     now = time.monotonic()
                     idle_since = idle_since or now
-                    if len(sent) < 2 or now - idle_since >= LINGER_SECONDS or now >= deadline:
+                    if sent < 2 or now - idle_since >= LINGER_SECONDS or now >= deadline:
                         break
-                    await asyncio.sleep(POLL_SECONDS)
+                    await written.wait(POLL_SECONDS)
                     continue
-                # Wait for what is under way, then look again: more may have come meanwhile.
-                if not await settle_some(wait_all=True):
+                # Look again once a request ends or more deliveries are written, whichever comes first.
+                if not await settle_or_more():
                     stop = failed()
                 continue
             idle_since = None
@@ -274,7 +301,7 @@ async def drain(ctx: JobContext, app_id: int) -> int:
                         stop = failed()
                 if stop is not None:
                     break
-                if time.monotonic() >= deadline or len(sent) >= MAX_ATTEMPTS or recorder.error:
+                if time.monotonic() >= deadline or sent >= MAX_ATTEMPTS or recorder.error:
                     stop = Stop("budget")
                     break
                 permit = await throttle.acquire(str(app.id), limits)
@@ -291,7 +318,8 @@ async def drain(ctx: JobContext, app_id: int) -> int:
                 if isinstance(permit, Wait):
                     stop = Stop(permit.reason, permit.seconds)
                     break
-                sent.add(d.id)
+                sent += 1
+                recorder.sending(d.id)
                 item = delivery.Ready(d, app, secrets, body)
                 in_flight.add(asyncio.create_task(one(item, permit)))
                 if app.fifo and not await settle_some(wait_all=True):
@@ -300,6 +328,7 @@ async def drain(ctx: JobContext, app_id: int) -> int:
         if in_flight and not await settle_some(wait_all=True) and stop is None:
             stop = failed()
     finally:
+        written.close()
         if in_flight:
             # Cut short (the job's timeout, the process stopping): requests under way are abandoned,
             # to be sent again under the same webhook-id; those that ended are still recorded.
@@ -308,7 +337,7 @@ async def drain(ctx: JobContext, app_id: int) -> int:
             await asyncio.gather(*in_flight, return_exceptions=True)
         await recorder.close()
     await _hand_over(ctx, app_id, stop)
-    return len(sent)
+    return sent
 
 
 async def run(ctx: JobContext, *args: int | str) -> None:

@@ -5,11 +5,23 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
-from conduit.db.models import Delivery, DeliveryAttempt, DeliveryStatus, OutboxRow, OutboxState
+from conduit.db.base import utcnow
+from conduit.db.models import (
+    App,
+    AttemptTrigger,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    OutboxRow,
+    OutboxState,
+)
 from conduit.events.emit import PUBLISH_KIND, publish_key
 from conduit.ids import decode_as
 from conduit.runtime import Runtime
+from conduit.webhooks.delivery import Made, record_all
 from conduit.webhooks.fanout import endpoint_key
+from conduit.webhooks.schedule import Outcome
+from conduit.webhooks.sender import AttemptResult
 from tests.apps.conftest import GQL, wait_for
 from tests.apps.helpers import emit_issue, issue_app, name
 from tests.apps.receiver import Receiver
@@ -153,3 +165,37 @@ async def test_a_retried_batch_publish_delivers_nothing_twice(
             await session.execute(select(DeliveryAttempt.id).where(DeliveryAttempt.app_id == pk))
         ).all()
     assert len(attempts) == total
+
+
+async def test_attempts_recorded_again_are_logged_once(
+    jobs_runtime: Runtime, gql: GQL, receiver: Receiver, tenant: Tenant
+) -> None:
+    """A run that lost its lease after sending records its attempts after the run that sent them
+    again: the attempt count guards the set-based recording as it does the one-by-one."""
+    total = 3
+    ep = name()
+    app = await gql.create_app(
+        tenant.token, kind="INTERNAL", **issue_app(receiver.url(ep), rateLimitPerSecond=100)
+    )
+    pk = decode_as(app["app"]["id"], "App")
+    receiver.endpoints[ep].secret = app["webhookSecret"]
+    await emit_issue(jobs_runtime, tenant.organization_id, tenant.project_id, total)
+
+    async def all_in() -> bool:
+        return len({h.msg_id for h in receiver.of(ep)}) == total
+
+    await wait_for(all_in, 60, f"all {total} deliveries")
+    await wait_for(lambda: _all_settled(jobs_runtime, endpoint_key(pk)), 30, "the endpoint's jobs to end")
+    async with jobs_runtime.sessions() as session:
+        endpoint = await session.get(App, pk)
+    assert endpoint is not None
+    ok = AttemptResult(Outcome.SUCCESS, 204, 1, utcnow())
+    late = [Made(endpoint, d, 0, AttemptTrigger.SCHEDULED, ok) for d in await _deliveries(jobs_runtime, pk)]
+    await record_all(jobs_runtime, late)
+    async with jobs_runtime.sessions() as session:
+        logged = (
+            await session.execute(select(DeliveryAttempt.number).where(DeliveryAttempt.app_id == pk))
+        ).scalars()
+        assert sorted(logged) == [1] * total
+    deliveries = await _deliveries(jobs_runtime, pk)
+    assert [(d.status, d.attempts) for d in deliveries] == [(DeliveryStatus.SUCCEEDED, 1)] * total
