@@ -52,6 +52,8 @@ class Counts:
     issue_id: int
     pending: int
     regressed_at: datetime | None
+    # The issue's count row as read (None: it has none yet), for `observe` to update without a re-read.
+    state: RuleIssueCount | None = field(default=None, repr=False, compare=False)
     # Window sums already read in this evaluation: rules sharing a window share the query.
     _sums: dict[datetime, int] = field(default_factory=dict, repr=False, compare=False)
 
@@ -86,7 +88,7 @@ async def peek(
     known = state.regressed_at if state else None
     if regressed_at is not None and (known is None or regressed_at > known):
         known = regressed_at
-    return Counts(issue.id, unfolded(issue, state, now), known)
+    return Counts(issue.id, unfolded(issue, state, now), known, state)
 
 
 def _insert(session: AsyncSession, model: type) -> postgresql.Insert | sqlite.Insert:
@@ -95,19 +97,26 @@ def _insert(session: AsyncSession, model: type) -> postgresql.Insert | sqlite.In
 
 
 async def observe(
-    session: AsyncSession, issue: Issue, now: datetime, regressed_at: datetime | None = None
+    session: AsyncSession,
+    issue: Issue,
+    now: datetime,
+    regressed_at: datetime | None = None,
+    state: RuleIssueCount | None = None,
 ) -> None:
     """Fold the issue's new events into the current minute (in the caller's transaction).
 
     The evaluation calls it last, just before it commits: the issue's row here is locked only for that
-    moment, so events published meanwhile are not kept waiting on it (`claim`)."""
-    await session.execute(
-        _insert(session, RuleIssueCount)
-        .values(organization_id=issue.organization_id, issue_id=issue.id, queued=False, updated_at=now)
-        .on_conflict_do_nothing(index_elements=["issue_id"])
-    )
-    state = await state_of(session, issue.id)
-    assert state is not None  # made just above, and only deleted with its issue
+    moment, so events published meanwhile are not kept waiting on it (`claim`). `state` is the row as
+    `peek` read it in this transaction: only evaluations, one at a time per issue, write what is
+    updated here, so it is current and need not be read again."""
+    if state is None:
+        await session.execute(
+            _insert(session, RuleIssueCount)
+            .values(organization_id=issue.organization_id, issue_id=issue.id, queued=False, updated_at=now)
+            .on_conflict_do_nothing(index_elements=["issue_id"])
+        )
+        state = await state_of(session, issue.id)
+        assert state is not None  # made just above, and only deleted with its issue
     delta = unfolded(issue, state, now)
     state.observed, state.updated_at = max(state.observed or 0, issue.times_seen), now
     if regressed_at is not None and (state.regressed_at is None or regressed_at > state.regressed_at):
