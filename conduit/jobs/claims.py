@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, case, exists, or_, select, update
+from sqlalchemy import Table, bindparam, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.dml import Update
 
 from conduit.db.models import OutboxRow, OutboxState
-from conduit.db.models.outbox import LEASED
+from conduit.db.models.outbox import UNFINISHED
 
 S = OutboxState
 TABLE: Table = OutboxRow.__table__  # type: ignore[assignment]
@@ -41,22 +41,33 @@ def _ids() -> Any:
     return bindparam("p_ids", expanding=True)
 
 
-def _key_is_free() -> Any:
-    """No other row with this key is leased, and no earlier one is still waiting."""
+def _key_heads() -> Any:
+    """The id of each key's first waiting row, for keys with no leased row: the only row of a key
+    that may go next (rows of a key run one at a time, in id order).
+
+    One grouping pass over the unfinished keyed rows, computed once per claim: a claim then tests
+    each waiting row against this set instead of searching the outbox for a blocker per row, which
+    made its cost grow with every row queued behind a held key.
+    """
     other = TABLE.alias("other")
-    blocker = exists().where(
-        other.c.key == C.key,
-        other.c.id != C.id,
-        or_(other.c.state.in_(LEASED), and_(other.c.id < C.id, other.c.state == S.PENDING)),
+    leased = case((other.c.state == S.PENDING, 0), else_=1)
+    return (
+        select(func.min(other.c.id))
+        .where(other.c.state.in_(UNFINISHED), other.c.key.is_not(None))
+        .group_by(other.c.key)
+        .having(func.sum(leased) == 0)
     )
-    return or_(C.key.is_(None), ~blocker)
 
 
 @functools.cache
 def _claim(limit: int) -> Update:
+    # A keyed row is a candidate only as its key's head. The head's run_after is checked here, after
+    # picking it, so a head that is not yet due still holds back the rows behind it.
     due = (
         select(C.id)
-        .where(C.state == S.PENDING, C.run_after <= _when("p_now"), _key_is_free())
+        .where(
+            C.state == S.PENDING, C.run_after <= _when("p_now"), or_(C.key.is_(None), C.id.in_(_key_heads()))
+        )
         .order_by(C.id)
         .limit(limit)
         .with_for_update(skip_locked=True, of=TABLE)

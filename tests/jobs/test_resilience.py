@@ -148,7 +148,9 @@ async def test_redis_down_at_commit_then_back(
 
             await wait_for(handover_failed, 10, "the dispatcher to find Redis down")
             states = await Harness(api, "arq").states(ids)
-            assert set(states.values()) == {OutboxState.PENDING}
+            # Nothing ran; each poll claims the rows and gives them back when the hand-over fails, so a
+            # read may land between the two and see them QUEUED.
+            assert set(states.values()) <= {OutboxState.PENDING, OutboxState.QUEUED}
             await proxy.open()
             await assert_all_done_once_at_least(api, ids)
     finally:
