@@ -6,12 +6,14 @@ batch, tenant-scoped) after checking the scope of what they return.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
-from sqlalchemy import select
+from sqlalchemy import Row, select
 
 from conduit import ids
 from conduit.db import models
@@ -19,9 +21,10 @@ from conduit.db.models.comments import Comment as CommentRow
 from conduit.schema.context import Info
 from conduit.schema.errors import decoded_id
 from conduit.schema.loaders import EVENT_SORT
+from conduit.schema.lookahead import asks_for_in_page, now_or_later
 from conduit.schema.node import Node
 from conduit.schema.pagination import Connection, Page, SortKey, connection, page_size, position
-from conduit.schema.permissions import require
+from conduit.schema.permissions import can, require
 
 if TYPE_CHECKING:
     from conduit.schema.organization import Member, Project
@@ -106,9 +109,19 @@ class Event(Node):
     exception_value: str | None
     release: str | None
     environment: str | None
-    tags: list[Tag]
-    exceptions: list[ExceptionValue] = strawberry.field(description="The exception chain, raised one last.")
     issue_pk: strawberry.Private[int]
+    # The stored JSON, turned into `tags` and `exceptions` only when a client asks for them: most pages
+    # of events never do, and building them is most of the cost of an event.
+    raw_tags: strawberry.Private[dict[str, Any] | None]
+    raw_data: strawberry.Private[dict[str, Any] | None]
+
+    @strawberry.field
+    def tags(self) -> list[Tag]:
+        return [Tag(key=str(k), value=str(v)) for k, v in (self.raw_tags or {}).items()]
+
+    @strawberry.field(description="The exception chain, raised one last.")
+    def exceptions(self) -> list[ExceptionValue]:
+        return _exceptions(self.raw_data or {})
 
     @strawberry.field
     async def issue(self, info: Info) -> Issue | None:
@@ -117,10 +130,12 @@ class Event(Node):
 
     @strawberry.field(description="Frames of the raised exception, innermost last.")
     def stacktrace(self) -> list[Frame]:
-        return self.exceptions[-1].stacktrace if self.exceptions else []
+        exceptions = _exceptions(self.raw_data or {})
+        return exceptions[-1].stacktrace if exceptions else []
 
     @classmethod
-    def from_model(cls, e: models.Event) -> Event:
+    def from_model(cls, e: models.Event | Row[Any]) -> Event:
+        """From the model, or from a row of the event table's columns (conduit.schema.loaders)."""
         return cls(
             id=strawberry.ID(ids.encode("Event", e.id)),
             event_id=e.event_id,
@@ -133,10 +148,23 @@ class Event(Node):
             exception_value=e.exception_value,
             release=e.release,
             environment=e.environment,
-            tags=[Tag(key=str(k), value=str(v)) for k, v in (e.tags or {}).items()],
-            exceptions=_exceptions(e.data or {}),
             issue_pk=e.issue_id,
+            raw_tags=e.tags,
+            raw_data=e.data,
         )
+
+
+def _event_or_none(row: models.Event | Row[Any] | None) -> Event | None:
+    return Event.from_model(row) if row else None
+
+
+async def prefetch_latest_events(info: Info, issue_pks: list[int]) -> None:
+    """Load the latest events of a page's issues now, when the selection asks for them and the viewer
+    may see them, so that each `latestEvent` finds its answer ready. A failed load is not raised here:
+    each `latestEvent` reports it, as it would have without this."""
+    if issue_pks and can(info, "event:read") and asks_for_in_page(info, "latestEvent"):
+        loader = info.context.loaders.latest_event
+        await asyncio.gather(*(loader.load(pk) for pk in issue_pks), return_exceptions=True)
 
 
 @strawberry.type(description="A comment on an issue; sent to linked tickets when the installation says so.")
@@ -193,7 +221,8 @@ class Issue(Node):
     assignee_pk: strawberry.Private[int | None]
 
     @classmethod
-    def from_model(cls, i: models.Issue) -> Issue:
+    def from_model(cls, i: models.Issue | Row[Any]) -> Issue:
+        """From the model, or from a row of the issue table's columns (conduit.schema.loaders)."""
         return cls(
             id=strawberry.ID(ids.encode("Issue", i.id)),
             title=i.title,
@@ -236,11 +265,12 @@ class Issue(Node):
         row = await info.context.loaders.member.load(self.assignee_pk)
         return Member.from_model(row) if row else None
 
-    @strawberry.field(description="The newest event of this issue.")
-    async def latest_event(self, info: Info) -> Event | None:
+    # A plain function, not a coroutine: when the page that holds this issue loaded the latest events
+    # already (`prefetch_latest_events`), the answer is ready and the issue completes without a task.
+    @strawberry.field(description="The newest event of this issue.", graphql_type=Event | None)
+    def latest_event(self, info: Info) -> Event | Awaitable[Event | None] | None:
         require(info, "event:read")
-        row = await info.context.loaders.latest_event.load(self.pk)
-        return Event.from_model(row) if row else None
+        return now_or_later(info.context.loaders.latest_event.load(self.pk), _event_or_none)
 
     @strawberry.field(description="Events, newest first.")
     async def events(

@@ -8,9 +8,8 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 from strawberry.dataloader import DataLoader
 
 from conduit.db.base import TenantMixin
@@ -73,8 +72,10 @@ class Loaders:
         self.issue_links: DataLoader[int, list[tuple[IssueLink, ExternalIssue]]] = DataLoader(
             self._load_issue_links
         )
-        self.issue_page: DataLoader[tuple[int, IssueFilter], Page[Issue]] = DataLoader(self._load_issue_pages)
-        self.event_page: DataLoader[tuple[int, int, Position | None], Page[Event]] = DataLoader(
+        self.issue_page: DataLoader[tuple[int, IssueFilter], Page[Row[Any]]] = DataLoader(
+            self._load_issue_pages
+        )
+        self.event_page: DataLoader[tuple[int, int, Position | None], Page[Row[Any]]] = DataLoader(
             self._load_event_pages
         )
 
@@ -94,15 +95,18 @@ class Loaders:
             org = await session.get(Organization, self.organization_id)
         return [org if i == self.organization_id else None for i in ids]
 
-    async def _load_latest_events(self, issue_ids: list[int]) -> list[Event | None]:
+    async def _load_latest_events(self, issue_ids: list[int]) -> list[Row[Any] | None]:
+        events = Event.__table__.c
         async with self._reads.session() as session:
-            scope = TenantScope(session, self.organization_id)
             newest = (
-                select(func.max(Event.id))
-                .where(Event.organization_id == self.organization_id, Event.issue_id.in_(issue_ids))
-                .group_by(Event.issue_id)
+                select(func.max(events.id))
+                .where(events.organization_id == self.organization_id, events.issue_id.in_(issue_ids))
+                .group_by(events.issue_id)
             )
-            rows = await scope.scalars(scope.select(Event).where(Event.id.in_(newest)))
+            stmt = select(Event.__table__).where(
+                events.organization_id == self.organization_id, events.id.in_(newest)
+            )
+            rows = (await session.execute(stmt)).all()
         by_issue = {e.issue_id: e for e in rows}
         return [by_issue.get(i) for i in issue_ids]
 
@@ -140,13 +144,12 @@ class Loaders:
             await revalidate.request(self._reads.sessions, self.organization_id, [e for _, e in rows])
         return [grouped.get(i, []) for i in issue_ids]
 
-    async def _load_issue_pages(self, keys: list[tuple[int, IssueFilter]]) -> list[Page[Issue]]:
+    async def _load_issue_pages(self, keys: list[tuple[int, IssueFilter]]) -> list[Page[Row[Any]]]:
         groups: dict[IssueFilter, list[int]] = defaultdict(list)
         for project_id, flt in keys:
             groups[flt].append(project_id)
-        results: dict[tuple[int, IssueFilter], Page[Issue]] = {}
+        results: dict[tuple[int, IssueFilter], Page[Row[Any]]] = {}
         async with self._reads.session() as session:
-            scope = TenantScope(session, self.organization_id)
             for flt, project_ids in groups.items():
                 sort = ISSUE_SORTS[flt.sort]
                 conditions: list[Any] = []
@@ -157,25 +160,38 @@ class Loaders:
                 if flt.after is not None:
                     conditions.append(sort.where_after(flt.after))
                 pages = await self._windowed(
-                    session, scope, Issue, Issue.project_id, project_ids, conditions, sort, flt.first
+                    session,
+                    self.organization_id,
+                    Issue,
+                    Issue.project_id,
+                    project_ids,
+                    conditions,
+                    sort,
+                    flt.first,
                 )
                 for pid in project_ids:
                     results[(pid, flt)] = pages.get(pid, Page([], False))
         return [results[k] for k in keys]
 
-    async def _load_event_pages(self, keys: list[tuple[int, int, Position | None]]) -> list[Page[Event]]:
+    async def _load_event_pages(self, keys: list[tuple[int, int, Position | None]]) -> list[Page[Row[Any]]]:
         groups: dict[tuple[int, Position | None], list[int]] = defaultdict(list)
         for issue_id, first, after in keys:
             groups[(first, after)].append(issue_id)
-        results: dict[tuple[int, int, Position | None], Page[Event]] = {}
+        results: dict[tuple[int, int, Position | None], Page[Row[Any]]] = {}
         async with self._reads.session() as session:
-            scope = TenantScope(session, self.organization_id)
             for (first, after), issue_ids in groups.items():
                 conditions: list[Any] = []
                 if after is not None:
                     conditions.append(EVENT_SORT.where_after(after))
                 pages = await self._windowed(
-                    session, scope, Event, Event.issue_id, issue_ids, conditions, EVENT_SORT, first
+                    session,
+                    self.organization_id,
+                    Event,
+                    Event.issue_id,
+                    issue_ids,
+                    conditions,
+                    EVENT_SORT,
+                    first,
                 )
                 for iid in issue_ids:
                     results[(iid, first, after)] = pages.get(iid, Page([], False))
@@ -184,34 +200,42 @@ class Loaders:
     @staticmethod
     async def _windowed(
         session: AsyncSession,
-        scope: TenantScope,
-        model: type[M],
+        organization_id: int,
+        model: type[TenantMixin],
         parent: Any,
         parents: Sequence[Hashable],
         conditions: Sequence[Any],
         sort: SortKey,
         first: int,
-    ) -> dict[Hashable, Page[M]]:
+    ) -> dict[Hashable, Page[Row[Any]]]:
         """The first `first` rows of each parent in one query, with ROW_NUMBER() over the parent.
+
+        Rows of the table's columns, not model instances: the GraphQL types only read columns, and
+        building an instance (identity map, state tracking) costs more than the row itself.
 
         One parent (a page of one project, the common case) is a plain ORDER BY ... LIMIT, which an
         index in the sort's order answers by reading `first` rows: the window numbers every row of
         the parent first, which grows with the project."""
+        table = model.__table__  # type: ignore[attr-defined]
+        tenant = table.c.organization_id == organization_id
         if len(parents) == 1:
             stmt = (
-                scope.select(model)
-                .where(parent == parents[0], *conditions)
+                select(table)
+                .where(tenant, parent == parents[0], *conditions)
                 .order_by(*sort.order_by())
                 .limit(first + 1)
             )
-            found = list((await session.execute(stmt)).scalars().all())
+            found = list((await session.execute(stmt)).all())
             return {parents[0]: Page(found[:first], len(found) > first)} if found else {}
         rank = func.row_number().over(partition_by=parent, order_by=sort.order_by()).label("rank")
-        inner = scope.select(model).add_columns(rank).where(parent.in_(parents), *conditions).subquery()
-        row = aliased(model, inner)
-        stmt = select(row).where(inner.c.rank <= first + 1).order_by(inner.c[parent.key], inner.c.rank)
-        rows = (await session.execute(stmt)).scalars().all()
-        grouped: dict[Hashable, list[M]] = defaultdict(list)
+        inner = select(table, rank).where(tenant, parent.in_(parents), *conditions).subquery()
+        stmt = (
+            select(*(inner.c[c.key] for c in table.c))
+            .where(inner.c.rank <= first + 1)
+            .order_by(inner.c[parent.key], inner.c.rank)
+        )
+        rows = (await session.execute(stmt)).all()
+        grouped: dict[Hashable, list[Row[Any]]] = defaultdict(list)
         for r in rows:
             grouped[getattr(r, parent.key)].append(r)
         return {k: Page(v[:first], len(v) > first) for k, v in grouped.items()}

@@ -17,7 +17,7 @@ from conduit.db import models
 from conduit.db.tenancy import TenantScope
 from conduit.schema.context import Info
 from conduit.schema.errors import decoded_id
-from conduit.schema.issues import Issue, IssueStatus
+from conduit.schema.issues import Issue, IssueStatus, prefetch_latest_events
 from conduit.schema.listing import tenant_page
 from conduit.schema.loaders import ISSUE_SORTS, IssueFilter
 from conduit.schema.node import Node
@@ -144,6 +144,7 @@ class Project(Node):
             after=position(ISSUE_SORTS[sort.value], after),
         )
         page = await info.context.loaders.issue_page.load((self.pk, flt))
+        await prefetch_latest_events(info, [row.id for row in page.rows])
         return connection(page, ISSUE_SORTS[sort.value], Issue.from_model)
 
     @strawberry.field(description="DSN keys, for configuring an SDK.")
