@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,14 +51,33 @@ def watching(engine: AsyncEngine) -> Iterator[Seen]:
         event.remove(sync, "before_cursor_execute", statement)
 
 
+@dataclass
+class Own:
+    """A runtime and client of this test's own: the session's shared runtime has other users (a job
+    runner, the ingest writer's connection) whose reads and checkouts would be counted too."""
+
+    runtime: Runtime
+    client: httpx.AsyncClient
+
+
+@pytest.fixture
+async def own(database_url: str, tmp_path: Path) -> AsyncIterator[Own]:
+    runtime = Runtime.create(make_settings(database_url, tmp_path))
+    transport = httpx.ASGITransport(app=create_app(runtime=runtime))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield Own(runtime, client)
+    finally:
+        await runtime.close()
+
+
 async def _page(client: httpx.AsyncClient, tenant: Tenant) -> httpx.Response:
     body = {"query": PAGE, "variables": {"p": ids.encode("Project", tenant.project_id)}}
     return await client.post("/graphql", json=body, headers=tenant.auth)
 
 
-async def test_a_query_over_http_reads_through_one_session(
-    client: httpx.AsyncClient, tenant: Tenant, runtime: Runtime
-) -> None:
+async def test_a_query_over_http_reads_through_one_session(own: Own, tenant: Tenant) -> None:
+    runtime, client = own.runtime, own.client
     async with runtime.sessions() as session:
         for n in range(12):
             await make_issue(
@@ -78,8 +97,9 @@ async def test_a_query_over_http_reads_through_one_session(
 
 
 async def test_a_mutation_reads_through_short_sessions_and_holds_nothing_after(
-    client: httpx.AsyncClient, tenant: Tenant, runtime: Runtime
+    own: Own, tenant: Tenant
 ) -> None:
+    runtime, client = own.runtime, own.client
     async with runtime.sessions() as session:
         issue = await make_issue(session, tenant.organization_id, tenant.project_id)
         await session.commit()
@@ -97,7 +117,8 @@ async def test_a_mutation_reads_through_short_sessions_and_holds_nothing_after(
     assert runtime.engine.pool.checkedout() == 0
 
 
-async def test_a_failed_read_does_not_spoil_the_reads_after_it(runtime: Runtime) -> None:
+async def test_a_failed_read_does_not_spoil_the_reads_after_it(own: Own) -> None:
+    runtime = own.runtime
     reads = Reads(runtime.sessions, Slots(runtime.engine))
     reads.share()
     try:
