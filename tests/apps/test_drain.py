@@ -122,16 +122,21 @@ async def test_fifo_sends_one_at_a_time_in_order_and_a_failure_holds_the_line(
     ] * (total - 1)
 
 
-async def test_a_retried_batch_publish_delivers_nothing_twice(
-    jobs_runtime: Runtime, gql: GQL, receiver: Receiver, tenant: Tenant
-) -> None:
-    total = 20
+async def internal_app(gql: GQL, tenant: Tenant, receiver: Receiver) -> tuple[str, int]:
+    """An internal app subscribed to new issues at an endpoint of its own: (endpoint, app id)."""
     ep = name()
     app = await gql.create_app(
         tenant.token, kind="INTERNAL", **issue_app(receiver.url(ep), rateLimitPerSecond=100)
     )
-    pk = decode_as(app["app"]["id"], "App")
     receiver.endpoints[ep].secret = app["webhookSecret"]
+    return ep, decode_as(app["app"]["id"], "App")
+
+
+async def test_a_retried_batch_publish_delivers_nothing_twice(
+    jobs_runtime: Runtime, gql: GQL, receiver: Receiver, tenant: Tenant
+) -> None:
+    total = 20
+    ep, pk = await internal_app(gql, tenant, receiver)
     rows = await emit_issue(jobs_runtime, tenant.organization_id, tenant.project_id, total)
 
     async def all_in() -> bool:
@@ -173,12 +178,7 @@ async def test_attempts_recorded_again_are_logged_once(
     """A run that lost its lease after sending records its attempts after the run that sent them
     again: the attempt count guards the set-based recording as it does the one-by-one."""
     total = 3
-    ep = name()
-    app = await gql.create_app(
-        tenant.token, kind="INTERNAL", **issue_app(receiver.url(ep), rateLimitPerSecond=100)
-    )
-    pk = decode_as(app["app"]["id"], "App")
-    receiver.endpoints[ep].secret = app["webhookSecret"]
+    ep, pk = await internal_app(gql, tenant, receiver)
     await emit_issue(jobs_runtime, tenant.organization_id, tenant.project_id, total)
 
     async def all_in() -> bool:
