@@ -53,9 +53,8 @@ COALESCE = timedelta(seconds=1)
 # An issue that keeps receiving events is evaluated at most this often: its events are counted by the
 # next evaluation, so a steady stream costs an evaluation per SPACING, not one per event. Reacting to a
 # count (a window, a milestone) can take this much longer; a new issue and a regression still take
-# COALESCE. Ten seconds keeps forty busy issues at four evaluations a second, a small share of what
-# ingesting their events costs, while a count rule still reacts well within a minute.
-SPACING = timedelta(seconds=10)
+# COALESCE.
+SPACING = timedelta(seconds=5)
 
 
 def issue_key(issue_id: int) -> str:
